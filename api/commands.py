@@ -1,0 +1,217 @@
+"""CLI subcommands: each turns parsed arguments into one library call and formats the answer."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from api.queries import build_filters, municipality_codes, result_dict
+from ingest.embedding import EmbeddingCache
+from ingest.pipeline import IngestOptions, IngestReport, embed_document, ingest_paths
+from ingest.sources import Defaults, ReadOptions, read_source
+from search.config import Settings
+from search.embedders import load_embedder
+from search.errors import SchuttingError, UnreadableDocument
+from search.generations import open_live
+from search.index import Index
+from search.retrieval import QueryDocument, query_document, search, similar
+from search.types import Result
+
+
+def embedding_cache(settings: Settings) -> EmbeddingCache:
+    return EmbeddingCache(settings.data_dir / "embedding-cache.sqlite")
+
+
+def live_index(settings: Settings) -> Index:
+    index = open_live(settings.data_dir)
+    if index is None:
+        raise SchuttingError(f"no index in {settings.data_dir}: run `schutting ingest PATH` first")
+    return index
+
+
+def cmd_ingest(settings: Settings, args: argparse.Namespace) -> str:
+    model = args.model or settings.model
+    index = open_live(settings.data_dir, load_embedder(model), create=True)
+    assert index is not None
+    if args.model and index.manifest.model_id != args.model:
+        index = Index.open(index.folder, load_embedder(args.model))  # raises IndexMismatch
+    options = IngestOptions(
+        defaults=Defaults(args.municipality or "", args.doc_type or "", args.date or "", args.title or "", args.doc_id or ""),
+        read=ReadOptions(ocr=settings.ocr and not args.no_ocr, ocr_page_limit=args.ocr_page_limit or settings.ocr_page_limit,
+                         max_pages=settings.max_pages, max_bytes=None),
+        force=args.force,
+        sync=args.sync,
+    )  # fmt: skip
+    with _progress_bar(args.json) as progress:
+        report = ingest_paths(index, args.paths, options, embedding_cache(settings), progress)
+    return json.dumps(report.as_dict(), ensure_ascii=False) if args.json else _ingest_text(report, index)
+
+
+class _progress_bar:
+    """tqdm on stderr: documents done, chunks/s and the current file."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet or not sys.stderr.isatty()
+        self.bar: Any = None
+
+    def __enter__(self) -> Callable[[IngestReport, str], None]:
+        from tqdm import tqdm
+
+        self.bar = tqdm(unit="doc", disable=self.quiet, file=sys.stderr, dynamic_ncols=True)
+        return self.update
+
+    def update(self, report: IngestReport, source: str) -> None:
+        total = report.done + len(report.skipped) + len(report.failed)
+        self.bar.update(total - self.bar.n)
+        self.bar.set_postfix_str(f"{report.chunks} chunks {Path(source).name[:40]}", refresh=False)
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()
+
+
+def _ingest_text(report: IngestReport, index: Index) -> str:
+    lines = [
+        f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.skipped)}, "
+        f"removed {len(report.removed)}, failed {len(report.failed)}; {report.chunks} chunks in "
+        f"{report.seconds:.1f}s ({report.chunks / report.seconds if report.seconds else 0:.1f} chunks/s, "
+        f"model {index.manifest.model_id})",
+        f"index: {index.catalog.count_documents()} documents, {index.catalog.count_chunks()} chunks",
+    ]
+    lines += [f"FAILED {source}: {reason}" for source, reason in report.failed]
+    return "\n".join(lines)
+
+
+def _filters_from(args: argparse.Namespace) -> Any:
+    return build_filters(
+        args.municipality, args.exclude_municipality, args.province, args.doc_type,
+        args.date_from, args.date_to, args.all_versions, args.valid_on, args.legal_basis,
+    )  # fmt: skip
+
+
+def cmd_search(settings: Settings, args: argparse.Namespace) -> str:
+    index = live_index(settings)
+    mode = args.mode or settings.search_mode
+    results = search(index, args.query, _filters_from(args), k=args.k, mode=mode)
+    return _results_out(results, args.json, {"query": args.query, "mode": mode})
+
+
+def cmd_similar(settings: Settings, args: argparse.Namespace) -> str:
+    if bool(args.doc_id) == bool(args.file):
+        raise SchuttingError("give either a document id or --file, not both or neither")
+    index = live_index(settings)
+    filters = _filters_from(args)
+    if args.file:
+        query = file_query(index, args.file, settings, municipality=args.municipality[0] if args.municipality else "")
+        filters = build_filters((), args.exclude_municipality, args.province, args.doc_type, args.date_from,
+                                args.date_to, args.all_versions, args.valid_on, args.legal_basis)  # fmt: skip
+    else:
+        query = query_document(index, args.doc_id)
+    if args.include_own:
+        query = QueryDocument(query.text, query.vectors, "", query.doc_id)
+    mode = args.mode or settings.search_mode
+    results = similar(index, query, filters, k=args.k, mode=mode)
+    return _results_out(results, args.json, {"document": args.doc_id or str(args.file), "mode": mode})
+
+
+def file_query(index: Index, path: Path, settings: Settings, municipality: str = "") -> QueryDocument:
+    """A draft file as a similarity query (not indexed); its municipality is excluded."""
+    options = ReadOptions(ocr=settings.ocr, ocr_page_limit=settings.ocr_page_limit, max_pages=settings.max_pages,
+                          max_bytes=settings.max_upload_bytes)  # fmt: skip
+    docs = list(read_source(path, Defaults(municipality=municipality), options))
+    if not docs:
+        raise UnreadableDocument(str(path), "no document in the file")
+    if isinstance(docs[0], UnreadableDocument):
+        raise docs[0]
+    doc = docs[0]
+    chunks, vectors = embed_document(index, doc)
+    code = municipality_codes([municipality])[0] if municipality else doc.municipality_code
+    text = f"{doc.title}\n" + "\n".join(c.text for c in chunks)
+    return QueryDocument(text, vectors, code, doc.id if index.catalog.content_hash(doc.id) else "")
+
+
+def _results_out(results: list[Result], as_json: bool, head: dict[str, Any]) -> str:
+    if as_json:
+        return json.dumps({**head, "results": [result_dict(r) for r in results]}, ensure_ascii=False, indent=2)
+    if not results:
+        return "no results: try other words or fewer filters"
+    lines = []
+    for rank, r in enumerate(results, 1):
+        d = r.document
+        lines.append(f"{rank:2}. {d.title}  [{d.id}]")
+        lines.append(f"    {d.municipality or '?'} · {d.doc_type or '?'} · {d.date or '?'} · score {r.score:.3f}")
+        if r.hits:
+            h = r.hits[0]
+            text = " ".join(h.text.split())
+            lines.append(f"    {h.label or ''}: {text[:220]}{'…' if len(text) > 220 else ''}")
+    return "\n".join(lines)
+
+
+def cmd_delete(settings: Settings, args: argparse.Namespace) -> str:
+    index = live_index(settings)
+    found = index.delete(args.doc_ids)
+    index.flush()
+    if found < len(args.doc_ids):
+        from search.errors import DocumentNotFound
+
+        missing = [d for d in args.doc_ids if index.catalog.document(d) is None]
+        raise DocumentNotFound(f"deleted {found}; not in the index: {', '.join(missing)}")
+    return json.dumps({"deleted": args.doc_ids}) if args.json else f"deleted {found} document(s)"
+
+
+def cmd_info(settings: Settings, args: argparse.Namespace) -> str:
+    index = live_index(settings)
+    info = {
+        "data_dir": str(settings.data_dir),
+        "generation": index.folder.name,
+        "model": index.manifest.model_id,
+        "dim": index.manifest.dim,
+        "documents": index.catalog.count_documents(),
+        "chunks": index.catalog.count_chunks(),
+        "municipalities": len(index.catalog.municipalities()),
+    }
+    return json.dumps(info) if args.json else "\n".join(f"{k}: {v}" for k, v in info.items())
+
+
+def cmd_reindex(settings: Settings, args: argparse.Namespace) -> str:
+    from ingest.reindex import reindex
+
+    with _progress_bar(args.json) as progress:
+        report = reindex(settings.data_dir, args.model, embedding_cache(settings), progress)
+    return json.dumps(report.as_dict()) if args.json else f"reindexed {report.done} documents, {report.chunks} chunks"
+
+
+def cmd_eval(settings: Settings, args: argparse.Namespace) -> str:
+    from api.evaluation import evaluate, format_metrics
+
+    mode = args.mode or settings.search_mode
+    metrics = evaluate(args.folder, settings, model=args.model or settings.model, mode=mode, split=args.split,
+                       limit=args.limit)  # fmt: skip
+    return json.dumps(metrics) if args.json else format_metrics(metrics)
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(settings), host=args.host, port=args.port)
+
+
+COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], str | None]] = {
+    "ingest": cmd_ingest,
+    "search": cmd_search,
+    "similar": cmd_similar,
+    "delete": cmd_delete,
+    "info": cmd_info,
+    "reindex": cmd_reindex,
+    "eval": cmd_eval,
+    "serve": cmd_serve,
+}
+
+# Subcommands added by other modules (harvest, jobs): name -> parser setup, and help text.
+EXTRA_COMMANDS: dict[str, Callable[[argparse.ArgumentParser], None]] = {}
+EXTRA_HELP: dict[str, str] = {}

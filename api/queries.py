@@ -1,0 +1,108 @@
+"""What the CLI and the HTTP API share: turning user input into Filters, results into JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from ingest.municipalities import load_municipalities
+from search.errors import InvalidInput
+from search.types import Filters, Result
+
+
+def municipality_codes(values: Sequence[str]) -> tuple[str, ...]:
+    """CBS codes for names or codes (comma-separated values allowed); unknown ones are an error."""
+    registry = load_municipalities()
+    codes = []
+    for value in (v.strip() for raw in values for v in raw.split(",")):
+        if not value:
+            continue
+        found = registry.resolve(value)
+        if found is None:
+            raise InvalidInput(f"unknown municipality {value!r}: use a name (Amsterdam) or CBS code (GM0363)")
+        codes.append(found.code)
+        current = registry.current(found)
+        if current.code != found.code:
+            codes.append(current.code)
+    return tuple(dict.fromkeys(codes))
+
+
+def provinces(values: Sequence[str]) -> tuple[str, ...]:
+    known = {p.lower(): p for p in load_municipalities().provinces()}
+    known["friesland"] = known.get("fryslân", "Fryslân")
+    out = []
+    for value in (v.strip() for raw in values for v in raw.split(",")):
+        if value and value.lower() not in known:
+            raise InvalidInput(f"unknown province {value!r}; known: {', '.join(sorted(set(known.values())))}")
+        if value:
+            out.append(known[value.lower()])
+    return tuple(out)
+
+
+def iso_date(value: str | None, name: str) -> str:
+    """A YYYY, YYYY-MM or YYYY-MM-DD date, checked; empty stays empty."""
+    if not value:
+        return ""
+    for fmt, size in (("%Y-%m-%d", 10), ("%Y-%m", 7), ("%Y", 4)):
+        try:
+            dt.datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+        if len(value) == size:
+            return value
+    raise InvalidInput(f"{name} must be a date like 2024-01-31, got {value!r}")
+
+
+def build_filters(
+    municipality: Sequence[str] = (),
+    exclude_municipality: Sequence[str] = (),
+    province: Sequence[str] = (),
+    doc_type: Sequence[str] = (),
+    date_from: str | None = None,
+    date_to: str | None = None,
+    all_versions: bool = False,
+    valid_on: str | None = None,
+    legal_basis: str | None = None,
+) -> Filters:
+    date_to_value = iso_date(date_to, "to")
+    if len(date_to_value) in (4, 7):  # an open end includes the whole year or month
+        date_to_value += "-12-31" if len(date_to_value) == 4 else "-31"
+    return Filters(
+        municipalities=municipality_codes(municipality),
+        exclude_municipalities=municipality_codes(exclude_municipality),
+        provinces=provinces(province),
+        doc_types=tuple(t.strip().lower() for raw in doc_type for t in raw.split(",") if t.strip()),
+        date_from=iso_date(date_from, "from"),
+        date_to=date_to_value,
+        current_only=not all_versions,
+        valid_on=iso_date(valid_on, "valid-on"),
+        legal_basis=(legal_basis or "").strip(),
+    )
+
+
+def result_dict(result: Result) -> dict[str, Any]:
+    doc = result.document
+    return {
+        "id": doc.id,
+        "title": doc.title,
+        "municipality": doc.municipality,
+        "municipality_code": doc.municipality_code,
+        "province": doc.province,
+        "type": doc.doc_type,
+        "date": doc.date,
+        "source": doc.source,
+        "score": round(result.score, 6),
+        "passages": [
+            {
+                "text": h.text,
+                "snippet": h.snippet,
+                "label": h.label,
+                "page": h.page,
+                "start": h.start,
+                "end": h.end,
+                "score": round(h.score, 6),
+            }
+            for h in result.hits
+        ],
+    }

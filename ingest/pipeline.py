@@ -1,0 +1,176 @@
+"""Ingest: files in, documents indexed; every failure reported per document, nothing else harmed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ingest.chunking import chunk
+from ingest.embedding import EmbeddingCache, embed_passages, passage_text
+from ingest.sources import Defaults, ReadOptions, discover, read_source
+from search.errors import UnreadableDocument
+from search.index import Index
+from search.types import Chunk, Document
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # unchanged content
+    removed: list[str] = field(default_factory=list)  # source gone from a synced folder
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
+    chunks: int = 0
+    seconds: float = 0.0
+
+    @property
+    def done(self) -> int:
+        return len(self.added) + len(self.replaced)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "added": self.added,
+            "replaced": self.replaced,
+            "skipped": self.skipped,
+            "removed": self.removed,
+            "failed": [{"source": s, "reason": r} for s, r in self.failed],
+            "chunks": self.chunks,
+            "seconds": round(self.seconds, 2),
+            "chunks_per_second": round(self.chunks / self.seconds, 2) if self.seconds else None,
+        }
+
+
+Progress = Callable[[IngestReport, str], None]  # (report so far, current source)
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    defaults: Defaults = Defaults()
+    read: ReadOptions = ReadOptions()
+    batch_chunks: int = 64  # chunks embedded and written together
+    force: bool = False  # re-embed even when the content hash is unchanged
+    sync: bool = False  # remove documents whose source file left the given folders
+
+
+def ingest_paths(
+    index: Index,
+    paths: Sequence[Path],
+    options: IngestOptions = IngestOptions(),
+    cache: EmbeddingCache | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Read, chunk, embed and index every document under paths."""
+    report = IngestReport()
+    started = time.monotonic()
+    files = list(discover(paths))
+    documents = _documents(files, options, report)
+    ingest_documents(index, documents, options, cache, progress, report)
+    if options.sync:
+        _sync(index, paths, report)
+    index.flush()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _documents(files: Iterable[Path], options: IngestOptions, report: IngestReport) -> Iterator[Document]:
+    for path in files:
+        for item in read_source(path, options.defaults, options.read):
+            if isinstance(item, UnreadableDocument):
+                report.failed.append((item.source, item.reason))
+            else:
+                yield item
+
+
+def ingest_documents(
+    index: Index,
+    documents: Iterable[Document],
+    options: IngestOptions = IngestOptions(),
+    cache: EmbeddingCache | None = None,
+    progress: Progress | None = None,
+    report: IngestReport | None = None,
+) -> IngestReport:
+    """Chunk, embed and write documents in batches; unchanged ones are skipped."""
+    report = report if report is not None else IngestReport()
+    batch: list[tuple[Document, list[Chunk], bool]] = []
+    for doc in documents:
+        known = index.catalog.content_hash(doc.id)
+        if known == doc.content_hash and doc.content_hash and not options.force:
+            report.skipped.append(doc.id)
+            _notify(progress, report, doc.source)
+            continue
+        chunks = chunk(doc)
+        if not chunks:
+            report.failed.append((doc.source, "no text to index after extraction"))
+            continue
+        batch.append((doc, chunks, known is not None))
+        if sum(len(c) for _, c, _ in batch) >= options.batch_chunks:
+            _write(index, batch, cache, report)
+            batch = []
+        _notify(progress, report, doc.source)
+    _write(index, batch, cache, report)
+    _notify(progress, report, "")
+    return report
+
+
+def _write(
+    index: Index,
+    batch: list[tuple[Document, list[Chunk], bool]],
+    cache: EmbeddingCache | None,
+    report: IngestReport,
+) -> None:
+    if not batch:
+        return
+    texts = [passage_text(doc, c) for doc, chunks, _ in batch for c in chunks]
+    vectors = embed_passages(index.embedder, texts, cache)
+    items, offset = [], 0
+    for doc, chunks, _ in batch:
+        items.append((doc, chunks, vectors[offset : offset + len(chunks)]))
+        offset += len(chunks)
+    index.put(items)
+    for doc, chunks, existed in batch:
+        (report.replaced if existed else report.added).append(doc.id)
+        report.chunks += len(chunks)
+
+
+def _notify(progress: Progress | None, report: IngestReport, source: str) -> None:
+    if progress is not None:
+        progress(report, source)
+
+
+def _sync(index: Index, paths: Sequence[Path], report: IngestReport) -> None:
+    """Documents whose source file under a synced folder no longer exists leave every index."""
+    folders = [p.resolve() for p in paths if p.is_dir()]
+    gone = []
+    for source, doc_id in index.catalog.sources().items():
+        path = Path(
+            source.rsplit(":", 1)[0]
+            if source.endswith(tuple("0123456789")) and ".jsonl:" in source
+            else source
+        )
+        resolved = path.resolve()
+        if any(resolved.is_relative_to(f) for f in folders) and not path.exists():
+            gone.append(doc_id)
+    if gone:
+        index.delete(gone)
+        report.removed.extend(gone)
+
+
+def source_file(source: str) -> Path:
+    """The file a document came from (a corpus.jsonl line is recorded as ``file.jsonl:N``)."""
+    head, _, line = source.rpartition(":")
+    return Path(head) if head.endswith(".jsonl") and line.isdigit() else Path(source)
+
+
+def embed_document(
+    index: Index, doc: Document, cache: EmbeddingCache | None = None
+) -> tuple[list[Chunk], np.ndarray]:
+    """Chunks and vectors of a document that is not (yet) indexed, e.g. an uploaded draft."""
+    chunks = chunk(doc)
+    if not chunks:
+        raise UnreadableDocument(doc.source, "no text to compare after extraction")
+    vectors = embed_passages(index.embedder, [passage_text(doc, c) for c in chunks], cache)
+    return chunks, vectors

@@ -1,0 +1,220 @@
+"""Finding source files and reading each into Documents with complete metadata.
+
+Metadata comes from the file itself where the format has it (CVDR, regelrecht, corpus.jsonl),
+else from a sidecar JSON next to the file (``name.pdf.json``), else from the caller's defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ingest.municipalities import MunicipalityRegistry, load_municipalities
+from search.errors import UnreadableDocument
+from search.types import Document
+
+SUFFIXES = (".pdf", ".xml", ".yaml", ".yml", ".txt", ".md", ".jsonl")
+SKIPPED_NAMES = {"source.md", "readme.md", "license.md", "queries.jsonl"}
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """Metadata for documents that do not carry their own (CLI options, upload form)."""
+
+    municipality: str = ""  # name or CBS code
+    doc_type: str = ""
+    date: str = ""
+    title: str = ""
+    doc_id: str = ""
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    ocr: bool = True
+    ocr_page_limit: int | None = None
+    max_pages: int | None = None
+    max_bytes: int | None = None
+
+
+def discover(paths: Sequence[Path]) -> Iterator[Path]:
+    """Every readable source file under the given files and folders (recursive, sorted)."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and _wanted(child):
+                    yield child
+        elif path.exists():
+            yield path
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+
+
+def _wanted(path: Path) -> bool:
+    name = path.name.lower()
+    hidden = any(part.startswith(".") for part in path.parts[-3:])
+    return name.endswith(SUFFIXES) and name not in SKIPPED_NAMES and not hidden
+
+
+def read_source(
+    path: Path, defaults: Defaults = Defaults(), options: ReadOptions = ReadOptions()
+) -> Iterator[Document | UnreadableDocument]:
+    """Documents in a file (one, or many for a corpus.jsonl), or the reason each failed."""
+    registry = load_municipalities()
+    try:
+        raw = _read(path, options)
+    except UnreadableDocument as exc:
+        yield exc
+        return
+    except OSError as exc:
+        yield UnreadableDocument(str(path), f"cannot read the file: {exc.strerror or exc}")
+        return
+    for item in raw:
+        if isinstance(item, UnreadableDocument):
+            yield item
+            continue
+        try:
+            yield complete(item, path, _merge(defaults, _sidecar(path)), registry)
+        except UnreadableDocument as exc:
+            yield exc
+
+
+def _read(path: Path, options: ReadOptions) -> Iterator[Document | UnreadableDocument]:
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        from ingest.text import read_corpus_jsonl
+
+        return read_corpus_jsonl(path)
+    return iter([READERS.get(suffix, _unsupported)(path, options)])
+
+
+def _read_pdf(path: Path, options: ReadOptions) -> Document:
+    from ingest.pdf import read_pdf
+
+    return read_pdf(
+        path,
+        ocr=options.ocr,
+        max_pages=options.max_pages,
+        max_bytes=options.max_bytes,
+        ocr_page_limit=options.ocr_page_limit,
+    )
+
+
+def _read_cvdr(path: Path, options: ReadOptions) -> Document:
+    from ingest.cvdr import read_cvdr
+
+    return read_cvdr(path)
+
+
+def _read_regelrecht(path: Path, options: ReadOptions) -> Document:
+    from ingest.regelrecht import read_regelrecht
+
+    return read_regelrecht(path)
+
+
+def _read_text(path: Path, options: ReadOptions) -> Document:
+    from ingest.text import read_text
+
+    return read_text(path)
+
+
+def _unsupported(path: Path, options: ReadOptions) -> Document:
+    raise UnreadableDocument(
+        str(path),
+        f"unsupported file type {path.suffix or '(none)'}; supported: {', '.join(SUFFIXES)}",
+    )
+
+
+READERS: dict[str, Callable[[Path, ReadOptions], Document]] = {
+    ".pdf": _read_pdf,
+    ".xml": _read_cvdr,
+    ".yaml": _read_regelrecht,
+    ".yml": _read_regelrecht,
+    ".txt": _read_text,
+    ".md": _read_text,
+}
+
+
+def _sidecar(path: Path) -> dict[str, Any]:
+    for candidate in (
+        path.with_name(path.name + ".json"),
+        path.with_suffix(".meta.json"),
+    ):
+        if candidate.is_file() and candidate != path:
+            try:
+                data = json.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise UnreadableDocument(
+                    str(candidate), f"sidecar metadata is not valid JSON: {exc}"
+                ) from exc
+            return data if isinstance(data, dict) else {}
+    return {}
+
+
+def _merge(defaults: Defaults, sidecar: dict[str, Any]) -> Defaults:
+    return Defaults(
+        municipality=str(
+            sidecar.get("municipality_code") or sidecar.get("municipality") or defaults.municipality
+        ),
+        doc_type=str(sidecar.get("type") or sidecar.get("doc_type") or defaults.doc_type),
+        date=str(sidecar.get("date") or defaults.date),
+        title=str(sidecar.get("title") or defaults.title),
+        doc_id=str(sidecar.get("id") or defaults.doc_id),
+    )
+
+
+def complete(doc: Document, path: Path, meta: Defaults, registry: MunicipalityRegistry) -> Document:
+    """Fill in what the reader could not know, and resolve the municipality to its CBS code."""
+    wanted = doc.municipality_code or doc.municipality or meta.municipality
+    found = registry.resolve(wanted) if wanted else None
+    if wanted and found is None:
+        raise UnreadableDocument(
+            str(path),
+            f"unknown municipality {wanted!r}: use a name or CBS code such as GM0363",
+        )
+    title = doc.title or meta.title or path.stem.replace("_", " ")
+    doc = replace(
+        doc,
+        title=title,
+        municipality=found.name if found else "",
+        municipality_code=found.code if found else "",
+        province=found.province if found else "",
+        doc_type=(doc.doc_type or meta.doc_type or guess_type(title)).lower(),
+        date=doc.date or meta.date,
+    )
+    return replace(doc, id=doc.id or meta.doc_id or default_id(doc, path))
+
+
+TYPE_WORDS = (
+    ("beleidsregel", "beleidsregel"),
+    ("verordening", "verordening"),
+    ("bestemmingsplan", "bestemmingsplan"),
+    ("besluitenlijst", "besluitenlijst"),
+    ("besluit", "besluit"),
+    ("begroting", "begroting"),
+    ("jaarstukken", "jaarstukken"),
+    ("jaarrekening", "jaarstukken"),
+    ("nota", "beleidsnota"),
+    ("beleidsplan", "beleidsnota"),
+    ("visie", "beleidsnota"),
+)
+
+
+def guess_type(title: str) -> str:
+    lowered = title.lower()
+    return next((kind for word, kind in TYPE_WORDS if word in lowered), "")
+
+
+def slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:80] or "document"
+
+
+def default_id(doc: Document, path: Path) -> str:
+    """Stable per municipality and file name: re-ingesting the file replaces the document."""
+    prefix = doc.municipality_code or "onbekend"
+    return f"{prefix}-{slug(path.stem)}"

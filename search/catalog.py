@@ -1,0 +1,332 @@
+"""SQLite catalog: documents, chunks and their vectors; the source of truth of a generation.
+
+FAISS and BM25 structures are derived from it and rebuilt when their recorded revision
+differs from the catalog's, so a crash between writes can never leave them out of step.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from search.types import SECTION_SEPARATOR, Chunk, Document, DocumentInfo, Filters, Section
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    municipality TEXT NOT NULL DEFAULT '',
+    municipality_code TEXT NOT NULL DEFAULT '',
+    province TEXT NOT NULL DEFAULT '',
+    doc_type TEXT NOT NULL DEFAULT '',
+    date TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL DEFAULT '',
+    content_hash TEXT NOT NULL DEFAULT '',
+    work_id TEXT NOT NULL DEFAULT '',
+    valid_from TEXT NOT NULL DEFAULT '',
+    valid_to TEXT NOT NULL DEFAULT '',
+    is_current INTEGER NOT NULL DEFAULT 1,
+    text TEXT NOT NULL,
+    sections TEXT NOT NULL,
+    extra TEXT NOT NULL DEFAULT '{}',
+    added_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+CREATE INDEX IF NOT EXISTS documents_municipality ON documents(municipality_code);
+CREATE INDEX IF NOT EXISTS documents_work ON documents(work_id);
+CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    label TEXT NOT NULL DEFAULT '',
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    page INTEGER,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE TABLE IF NOT EXISTS legal_basis (
+    doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    bwb TEXT NOT NULL,
+    artikel TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS legal_basis_bwb ON legal_basis(bwb, artikel);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+DOC_COLUMNS = (
+    "id, title, municipality, municipality_code, province, doc_type, date, source, "
+    "content_hash, extra, (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = documents.id)"
+)
+
+
+class Catalog:
+    """Documents and chunks of one index generation."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write that also bumps the revision."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+            self._db.execute(
+                "INSERT INTO meta(key, value) VALUES ('revision', '1') ON CONFLICT(key) "
+                "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def revision(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()
+        return int(row[0]) if row else 0
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    # -- writes ------------------------------------------------------------------------
+
+    def put(
+        self, db: sqlite3.Connection, doc: Document, chunks: Sequence[Chunk], vectors: np.ndarray
+    ) -> list[int]:
+        """Insert or replace a document with its chunks; returns the new chunk ids."""
+        db.execute("DELETE FROM documents WHERE id = ?", (doc.id,))
+        extra = doc.extra
+        db.execute(
+            "INSERT INTO documents(id, title, municipality, municipality_code, province, doc_type,"
+            " date, source, content_hash, work_id, valid_from, valid_to, is_current, text,"
+            " sections, extra) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                doc.id, doc.title, doc.municipality, doc.municipality_code, doc.province,
+                doc.doc_type, doc.date, doc.source, doc.content_hash,
+                str(extra.get("work_id", "")), str(extra.get("valid_from", "")),
+                str(extra.get("valid_to", "")), 1, doc.text,
+                json.dumps([[s.label, s.heading, s.page, len(s.text)] for s in doc.sections]),
+                json.dumps(extra, ensure_ascii=False, default=str),
+            ),
+        )  # fmt: skip
+        for basis in extra.get("legal_basis", []) or []:
+            db.execute(
+                "INSERT INTO legal_basis(doc_id, bwb, artikel) VALUES (?,?,?)",
+                (doc.id, str(basis.get("bwb", "")), str(basis.get("artikel", "") or "")),
+            )
+        ids = []
+        for chunk, vector in zip(chunks, vectors, strict=True):
+            cur = db.execute(
+                "INSERT INTO chunks(doc_id, ordinal, text, label, start, end, page, vector)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (doc.id, chunk.ordinal, chunk.text, chunk.label, chunk.start, chunk.end,
+                 chunk.page, np.asarray(vector, dtype=np.float32).tobytes()),
+            )  # fmt: skip
+            ids.append(int(cur.lastrowid or 0))
+        return ids
+
+    def delete(self, db: sqlite3.Connection, doc_id: str) -> list[int]:
+        """Remove a document; returns the chunk ids it had."""
+        ids = [r[0] for r in db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
+        db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        return ids
+
+    def refresh_current_versions(self, db: sqlite3.Connection, work_ids: Iterable[str]) -> None:
+        """Within each work, only the highest version whose validity has not ended is current."""
+        for work_id in {w for w in work_ids if w}:
+            rows = db.execute(
+                "SELECT id, valid_to, json_extract(extra, '$.version') FROM documents WHERE work_id = ?",
+                (work_id,),
+            ).fetchall()
+            ordered = sorted(rows, key=lambda r: (r[1] == "" or r[1] is None, int(r[2] or 0)))
+            best = ordered[-1][0]
+            db.execute("UPDATE documents SET is_current = (id = ?) WHERE work_id = ?", (best, work_id))
+
+    # -- reads -------------------------------------------------------------------------
+
+    def content_hash(self, doc_id: str) -> str | None:
+        row = self._db.execute("SELECT content_hash FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        return str(row[0]) if row else None
+
+    def document(self, doc_id: str) -> DocumentInfo | None:
+        row = self._db.execute(f"SELECT {DOC_COLUMNS} FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        return _info(row) if row else None
+
+    def documents(self, doc_ids: Sequence[str]) -> dict[str, DocumentInfo]:
+        out: dict[str, DocumentInfo] = {}
+        for start in range(0, len(doc_ids), 500):
+            part = list(doc_ids[start : start + 500])
+            marks = ",".join("?" * len(part))
+            for row in self._db.execute(f"SELECT {DOC_COLUMNS} FROM documents WHERE id IN ({marks})", part):
+                out[row[0]] = _info(row)
+        return out
+
+    def list_documents(self, limit: int = 100, offset: int = 0) -> list[DocumentInfo]:
+        rows = self._db.execute(
+            f"SELECT {DOC_COLUMNS} FROM documents ORDER BY municipality, title LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        return [_info(r) for r in rows]
+
+    def load_document(self, doc_id: str) -> Document | None:
+        """The full document as it was indexed (for re-embedding and the document view)."""
+        row = self._db.execute(
+            "SELECT id, title, municipality, municipality_code, province, doc_type, date, source,"
+            " content_hash, extra, text, sections FROM documents WHERE id = ?",
+            (doc_id,),
+        ).fetchone()
+        if not row:
+            return None
+        text, sections, offset = row[10], [], 0
+        for label, heading, page, length in json.loads(row[11]):
+            sections.append(Section(label=label, heading=heading, page=page, text=text[offset : offset + length]))
+            offset += length + len(SECTION_SEPARATOR)
+        return Document(
+            id=row[0], title=row[1], municipality=row[2], municipality_code=row[3], province=row[4],
+            doc_type=row[5], date=row[6], source=row[7], content_hash=row[8],
+            extra=json.loads(row[9] or "{}"), sections=tuple(sections),
+        )  # fmt: skip
+
+    def document_ids(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT id FROM documents ORDER BY id")]
+
+    def sources(self) -> dict[str, str]:
+        """Document id by source path, for folder sync."""
+        return {r[1]: r[0] for r in self._db.execute("SELECT id, source FROM documents")}
+
+    def count_documents(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
+
+    def count_chunks(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def chunk_rows(self) -> Iterator[tuple[int, str, str]]:
+        """(chunk id, doc id, text) for every chunk, in id order."""
+        yield from self._db.execute("SELECT id, doc_id, text FROM chunks ORDER BY id")
+
+    def all_vectors(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        ids, blobs = [], []
+        for cid, blob in self._db.execute("SELECT id, vector FROM chunks ORDER BY id"):
+            ids.append(cid)
+            blobs.append(blob)
+        if not ids:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32)
+        vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), dim)
+        return np.asarray(ids, dtype=np.int64), vectors.copy()
+
+    def chunks_of(self, doc_id: str) -> list[tuple[int, Chunk]]:
+        rows = self._db.execute(
+            "SELECT id, ordinal, text, label, start, end, page FROM chunks WHERE doc_id = ? ORDER BY ordinal",
+            (doc_id,),
+        )
+        return [(r[0], Chunk(doc_id, r[1], r[2], r[3], r[4], r[5], r[6])) for r in rows]
+
+    def chunks_by_id(self, chunk_ids: Sequence[int]) -> dict[int, tuple[str, Chunk]]:
+        out: dict[int, tuple[str, Chunk]] = {}
+        for start in range(0, len(chunk_ids), 500):
+            part = [int(c) for c in chunk_ids[start : start + 500]]
+            marks = ",".join("?" * len(part))
+            for r in self._db.execute(
+                "SELECT id, doc_id, ordinal, text, label, start, end, page FROM chunks "
+                f"WHERE id IN ({marks})",
+                part,
+            ):
+                out[r[0]] = (r[1], Chunk(r[1], r[2], r[3], r[4], r[5], r[6], r[7]))
+        return out
+
+    def filtered_chunk_ids(self, filters: Filters) -> np.ndarray | None:
+        """Chunk ids that pass the filters, or None when nothing is filtered."""
+        where, args = _where(filters)
+        if where == "d.is_current = 1" and not self._has_superseded():
+            return None
+        if not where:
+            return None
+        sql = f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {where}"
+        return np.asarray([r[0] for r in self._db.execute(sql, args)], dtype=np.int64)
+
+    def _has_superseded(self) -> bool:
+        return self._db.execute("SELECT 1 FROM documents WHERE is_current = 0 LIMIT 1").fetchone() is not None
+
+    def facet_values(self, column: str) -> list[tuple[str, int]]:
+        if column not in {"municipality", "province", "doc_type", "municipality_code"}:
+            raise ValueError(column)
+        rows = self._db.execute(
+            f"SELECT {column}, COUNT(*) FROM documents WHERE {column} != '' "
+            f"GROUP BY {column} ORDER BY {column}"
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def municipalities(self) -> list[tuple[str, str, int]]:
+        rows = self._db.execute(
+            "SELECT municipality_code, MAX(municipality), COUNT(*) FROM documents "
+            "WHERE municipality_code != '' GROUP BY municipality_code ORDER BY 2"
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+
+def _where(f: Filters) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+
+    def among(column: str, values: Sequence[str], negate: bool = False) -> None:
+        if values:
+            marks = ",".join("?" * len(values))
+            clauses.append(f"{column} {'NOT ' if negate else ''}IN ({marks})")
+            args.extend(values)
+
+    among("d.municipality_code", f.municipalities)
+    among("d.municipality_code", f.exclude_municipalities, negate=True)
+    among("d.province", f.provinces)
+    among("d.doc_type", f.doc_types)
+    among("d.id", f.exclude_doc_ids, negate=True)
+    if f.date_from:
+        clauses.append("d.date != '' AND d.date >= ?")
+        args.append(f.date_from)
+    if f.date_to:
+        clauses.append("d.date != '' AND d.date <= ?")
+        args.append(f.date_to)
+    if f.valid_on:
+        clauses.append("(d.valid_from = '' OR d.valid_from <= ?) AND (d.valid_to = '' OR d.valid_to > ?)")
+        args.extend([f.valid_on, f.valid_on])
+    elif f.current_only:
+        clauses.append("d.is_current = 1")
+    if f.legal_basis:
+        bwb, _, artikel = f.legal_basis.partition(":")
+        sub = "SELECT doc_id FROM legal_basis WHERE bwb = ?"
+        args.append(bwb.upper())
+        if artikel:
+            sub += " AND artikel = ?"
+            args.append(artikel)
+        clauses.append(f"d.id IN ({sub})")
+    return " AND ".join(clauses), args
+
+
+def _info(row: Sequence[Any]) -> DocumentInfo:
+    return DocumentInfo(
+        id=row[0], title=row[1], municipality=row[2], municipality_code=row[3], province=row[4],
+        doc_type=row[5], date=row[6], source=row[7], content_hash=row[8],
+        extra=json.loads(row[9] or "{}"), chunk_count=int(row[10]),
+    )  # fmt: skip

@@ -1,0 +1,42 @@
+"""Errors that reach the edges (CLI exit codes, HTTP status codes)."""
+
+
+class SchuttingError(Exception):
+    """Base class: a problem the user can act on; the message says what to do."""
+
+
+class UnreadableDocument(SchuttingError):
+    """A source document could not be turned into text (corrupt, encrypted, empty, scanned, ...)."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+class DocumentNotFound(SchuttingError):
+    """No document with that id is in the index."""
+
+
+class IndexMismatch(SchuttingError):
+    """The index was built with another embedding model or format than requested."""
+
+
+class InvalidInput(SchuttingError):
+    """A request or argument is malformed (empty query, bad date, unknown filter value)."""
+
+
+class TooLarge(SchuttingError):
+    """An upload exceeds the configured size or page limit."""
+
+
+class Busy(SchuttingError):
+    """Another writer (ingest or reindex job) holds the index."""
+
+
+class NotAuthorized(SchuttingError):
+    """Missing or wrong admin token."""
+
+
+class ModelUnavailable(SchuttingError):
+    """The embedding model cannot be loaded offline."""
