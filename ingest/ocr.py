@@ -48,11 +48,7 @@ def installed_languages() -> frozenset[str]:
         return frozenset()
     # The first line is a header ('List of available languages in "...":'), the rest are codes.
     lines = (done.stdout + done.stderr).splitlines()
-    return frozenset(
-        line.strip()
-        for line in lines
-        if line.strip() and not line.startswith("List of")
-    )
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("List of"))
 
 
 def require_tesseract(lang: str = "nld") -> None:
@@ -101,18 +97,14 @@ def ocr_image(
     return done.stdout.decode("utf-8", "replace")
 
 
-def ocr_pdf_page(
-    path: Path, page_index: int, lang: str = "nld", dpi: int = DEFAULT_DPI
-) -> str:
+def ocr_pdf_page(path: Path, page_index: int, lang: str = "nld", dpi: int = DEFAULT_DPI) -> str:
     """OCR one page (0-based `page_index`) of the PDF at `path`, rendered at `dpi` (less for huge pages)."""
     require_tesseract(lang)  # fail before rendering
     image, used_dpi = render_page(path, page_index, dpi)
     return ocr_image(image, lang, dpi=used_dpi)
 
 
-def render_page(
-    path: Path, page_index: int, dpi: int = DEFAULT_DPI
-) -> tuple[bytes, int]:
+def render_page(path: Path, page_index: int, dpi: int = DEFAULT_DPI) -> tuple[bytes, int]:
     """One PDF page as a greyscale PGM image, and the dpi it was rendered at."""
     try:
         document = pdfium.PdfDocument(str(path))
@@ -125,9 +117,7 @@ def render_page(
         bitmap = page.render(scale=used_dpi / _POINTS_PER_INCH, grayscale=True)
         pixels = bitmap.to_numpy()
     except (pdfium.PdfiumError, IndexError) as exc:
-        raise SchuttingError(
-            f"{path}: cannot render page {page_index + 1} for OCR ({exc})"
-        ) from exc
+        raise SchuttingError(f"{path}: cannot render page {page_index + 1} for OCR ({exc})") from exc
     finally:
         document.close()
     return _pgm(pixels), used_dpi
@@ -141,9 +131,7 @@ def _fitting_dpi(width_pt: float, height_pt: float, dpi: int) -> int:
 
 def _pgm(pixels: np.ndarray) -> bytes:
     """Encode an 8-bit greyscale array as binary PGM, a format Tesseract (Leptonica) reads from stdin."""
-    grey = np.ascontiguousarray(
-        pixels[:, :, 0] if pixels.ndim == 3 else pixels, dtype=np.uint8
-    )
+    grey = np.ascontiguousarray(pixels[:, :, 0] if pixels.ndim == 3 else pixels, dtype=np.uint8)
     height, width = grey.shape
     return f"P5\n{width} {height}\n255\n".encode("ascii") + grey.tobytes()
 

@@ -9,8 +9,7 @@ import re
 import zlib
 from pathlib import Path
 
-from pypdf import PdfReader
-from pypdf.constants import PasswordType
+from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError, PyPdfError
 
 from ingest.ocr import DEFAULT_DPI, ocr_missing, ocr_pdf_page
@@ -24,7 +23,16 @@ MAX_GLYPH_ID_SHARE = 0.2  # more of the text as "/12" or "(cid:12)" tokens: a fo
 PDF_MAGIC = b"%PDF-"
 HEADER_WINDOW = 1024  # readers accept the %PDF- header anywhere in the first KiB
 # pypdf raises its own errors on most damage, but plain Python errors on some; all mean "cannot parse".
-PARSE_ERRORS = (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError, zlib.error)
+PARSE_ERRORS = (
+    PyPdfError,
+    ValueError,
+    KeyError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    RecursionError,
+    zlib.error,
+)
 
 _SIGNATURES = (
     (b"PK\x03\x04", "a ZIP archive or Office document (.docx, .xlsx)"),
@@ -36,11 +44,34 @@ _SIGNATURES = (
 _GLYPH_ID = re.compile(r"/\d+|\(cid:\d+\)")
 _LEADER = re.compile(r"(?:\.\s?){3,}|…+|_{3,}")  # dot leaders in tables of contents are not garbage
 _CHAR_MAP = str.maketrans(
-    {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\xad": None, "\x00": None}
+    {
+        "\ufb00": "ff",
+        "\ufb01": "fi",
+        "\ufb02": "fl",
+        "\ufb03": "ffi",
+        "\ufb04": "ffl",
+        "\xad": None,
+        "\x00": None,
+    }
 )
 _LOWER = "a-zà-öø-ÿ"
 _HYPHEN_BEFORE_CONJUNCTION = re.compile(r"(?<=\w)-\n(?=(?:en|of|tot|t/m)\b)")  # "organisatie- en uitvoering"
 _HYPHENATED_WORD = re.compile(rf"(?<=[{_LOWER}])-\n(?=[{_LOWER}])")  # "beleids-\nregel" -> "beleidsregel"
+_GENERIC_TITLES = frozenset(
+    {
+        "naamloos",
+        "untitled",
+        "document",
+        "titel",
+        "title",
+        "presentatie",
+        "powerpoint-presentatie",
+        "sjabloon",
+    }
+)
+_HEADING_LINES = 8  # a title is among the first lines of page 1
+_HEADING_MAX_CHARS = 100  # longer lines are body text
+_PAGE_MARKER = re.compile(r"(?:pagina|page|blz\.?)\s*\d+", re.IGNORECASE)
 _HYPHENATED_COMPOUND = re.compile(r"(?<=[^\W\d_])-\n(?=[A-Z])")  # "Leidschendam-\nVoorburg" keeps its hyphen
 
 
@@ -114,6 +145,49 @@ def normalise_text(text: str) -> str:
     return text.strip()
 
 
+def choose_title(metadata_title: str, first_page: str, path: Path) -> str:
+    """The metadata title if informative and not contradicted by page 1, else page 1's first heading line,
+    else the metadata title, else the file name with spaces for underscores.
+
+    Metadata is often stale: the Wassenaar besluitenlijsten say "Vertrouwelijk" where the page says "Openbaar".
+    """
+    metadata = _clean_title(metadata_title)
+    heading = _first_heading(first_page)
+    informative = len(metadata.split()) >= 2 and metadata.casefold() not in _GENERIC_TITLES
+    if informative and (not heading or _words(metadata) <= _words(first_page)):
+        return metadata
+    fallback = metadata if informative else path.stem.replace("_", " ").strip()
+    return heading or fallback or path.name
+
+
+def _clean_title(title: str) -> str:
+    """Strip what word processors add: "Microsoft Word - ", a file extension, a "(1)" copy number."""
+    title = re.sub(r"^Microsoft (?:Word|PowerPoint|Excel) - ", "", title.strip())
+    title = re.sub(r"\.(?:docx?|pdf|odt|rtf|pptx?|xlsx?)$", "", title, flags=re.IGNORECASE)
+    return re.sub(r"\s*\(\d+\)$", "", title).replace("_", " ").strip()
+
+
+def _first_heading(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return next((line.rstrip(":;,. ") for line in lines[:_HEADING_LINES] if _is_heading(line)), "")
+
+
+def _is_heading(line: str) -> bool:
+    """A title-like line: 2+ words, mostly letters, short, not "Pagina 3 van 120"."""
+    words = [w for w in line.split() if any(c.isalpha() for c in w)]
+    letters = sum(c.isalpha() for c in line)
+    return (
+        len(words) >= 2
+        and letters >= 0.6 * len(line.replace(" ", ""))
+        and len(line) <= _HEADING_MAX_CHARS
+        and not _PAGE_MARKER.match(line)
+    )
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.casefold()))
+
+
 def _read_checked(path: Path, max_bytes: int | None) -> bytes:
     """The file's bytes, after the checks that need no parsing: exists, not empty, not too large, a PDF."""
     try:
@@ -121,7 +195,9 @@ def _read_checked(path: Path, max_bytes: int | None) -> bytes:
         if size == 0:
             raise UnreadableDocument(str(path), "the file is empty (0 bytes); upload the complete PDF again")
         if max_bytes is not None and size > max_bytes:
-            raise TooLarge(f"{path}: {_size(size)}, over the limit of {_size(max_bytes)}; split it into smaller PDFs")
+            raise TooLarge(
+                f"{path}: {_size(size)}, over the limit of {_size(max_bytes)}; split it into smaller PDFs"
+            )
         data = path.read_bytes()
     except FileNotFoundError as exc:
         raise UnreadableDocument(str(path), "the file does not exist") from exc
@@ -151,7 +227,9 @@ def _open_reader(path: Path, data: bytes) -> PdfReader:
             _decrypt(path, reader)
         count = len(reader.pages)
     except PARSE_ERRORS as exc:
-        reason = f"the PDF is damaged or incomplete ({type(exc).__name__}: {exc}); download or export it again"
+        reason = (
+            f"the PDF is damaged or incomplete ({type(exc).__name__}: {exc}); download or export it again"
+        )
         raise UnreadableDocument(str(path), reason) from exc
     if count == 0:
         raise UnreadableDocument(str(path), "the PDF has no pages; export it again")
@@ -202,8 +280,16 @@ def _ocr_unusable(
             texts[number] = text
             done.append(number)
     if len(todo) < len(missing):
-        return texts, done, f"{where}; OCR was limited to {len(todo)} page(s) and found no readable text on them"
-    return texts, done, f"{where}; OCR found no readable text on them either: the scan may be blank or too poor"
+        return (
+            texts,
+            done,
+            f"{where}; OCR was limited to {len(todo)} page(s) and found no readable text on them",
+        )
+    return (
+        texts,
+        done,
+        f"{where}; OCR found no readable text on them either: the scan may be blank or too poor",
+    )
 
 
 def _ocr_page(path: Path, number: int, lang: str) -> str:

@@ -51,7 +51,7 @@ class Index:
         self.manifest = manifest
         self._embedder = embedder
         self.catalog = Catalog(folder / "catalog.sqlite")
-        self._lock = threading.RLock()
+        self._lock: threading.RLock = threading.RLock()
         self._revision = -1
         self._lexical_revision = -1
         self.store: VectorStore = STORES[manifest.store](manifest.dim)
@@ -81,6 +81,11 @@ class Index:
                 f"`schutting reindex --model {embedder.model_id}` to rebuild with the new model"
             )
         return cls(folder, manifest, embedder)
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held by writers while they change FAISS/BM25, and by readers while they search them."""
+        return self._lock
 
     @property
     def embedder(self) -> Embedder:

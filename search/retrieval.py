@@ -42,13 +42,15 @@ def search(
     _check(k, mode)
     index.refresh()
     allowed = index.catalog.filtered_chunk_ids(filters)
+    vector = index.embedder.embed_query(query) if mode != "lexical" else None
     depth = max(200, 20 * k)
     while True:
         rankings = []
-        if mode in ("dense", "hybrid"):
-            rankings.append(index.store.search(index.embedder.embed_query(query), depth, allowed))
-        if mode in ("lexical", "hybrid"):
-            rankings.append(index.lexical.search(query, depth, allowed))
+        with index.lock:
+            if vector is not None:
+                rankings.append(index.store.search(vector, depth, allowed))
+            if mode in ("lexical", "hybrid"):
+                rankings.append(index.lexical.search(query, depth, allowed))
         fused = rankings[0] if len(rankings) == 1 else reciprocal_rank_fusion(rankings)
         groups = _groups(index, fused)
         exhausted = all(len(r) < depth for r in rankings)
@@ -85,7 +87,9 @@ def similar(
         doc_rankings.append(ranking)
         best_chunks.update(chunks)
     if mode in ("lexical", "hybrid") and query.text.strip():
-        groups = _groups(index, index.lexical.search(query.text[:lexical_chars], 1000, allowed))
+        with index.lock:
+            lexical_hits = index.lexical.search(query.text[:lexical_chars], 1000, allowed)
+        groups = _groups(index, lexical_hits)
         doc_rankings.append([(d, s) for d, s, _ in groups])
         for d, _, chunks in groups:
             best_chunks.setdefault(d, chunks)
@@ -117,7 +121,8 @@ def _dense_documents(
     n = len(vectors)
     floors = np.zeros(n, dtype=np.float32)
     for i, vector in enumerate(vectors):
-        hits = index.store.search(vector, depth, allowed)
+        with index.lock:
+            hits = index.store.search(vector, depth, allowed)
         if not hits:
             continue
         floors[i] = hits[-1][1]
