@@ -30,7 +30,8 @@ def ocr_missing(lang: str = "nld") -> str | None:
         return f"OCR is not installed: apt-get install tesseract-ocr {_apt_packages(_languages(lang))}"
     missing = [code for code in _languages(lang) if code not in installed_languages()]
     if missing:
-        return f"the OCR language data for {'+'.join(missing)} is not installed: apt-get install {_apt_packages(missing)}"
+        names = "+".join(missing)
+        return f"the OCR language data for {names} is not installed: apt-get install {_apt_packages(missing)}"
     return None
 
 
@@ -74,7 +75,7 @@ def ocr_image(
     command = ["tesseract", "stdin", "stdout", "-l", lang]
     if dpi is not None:
         command += ["--dpi", str(dpi)]
-    # Tesseract's OpenMP threads make a single page about twice as slow on small machines; one thread per page.
+    # Tesseract's OpenMP threads make one page about twice as slow on small machines: one thread a page.
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
     try:
         done = subprocess.run(

@@ -23,16 +23,7 @@ MAX_GLYPH_ID_SHARE = 0.2  # more of the text as "/12" or "(cid:12)" tokens: a fo
 PDF_MAGIC = b"%PDF-"
 HEADER_WINDOW = 1024  # readers accept the %PDF- header anywhere in the first KiB
 # pypdf raises its own errors on most damage, but plain Python errors on some; all mean "cannot parse".
-PARSE_ERRORS = (
-    PyPdfError,
-    ValueError,
-    KeyError,
-    TypeError,
-    IndexError,
-    AttributeError,
-    RecursionError,
-    zlib.error,
-)
+PARSE_ERRORS = (PyPdfError, ValueError, LookupError, TypeError, AttributeError, RecursionError, zlib.error)
 
 _SIGNATURES = (
     (b"PK\x03\x04", "a ZIP archive or Office document (.docx, .xlsx)"),
@@ -43,32 +34,12 @@ _SIGNATURES = (
 )
 _GLYPH_ID = re.compile(r"/\d+|\(cid:\d+\)")
 _LEADER = re.compile(r"(?:\.\s?){3,}|…+|_{3,}")  # dot leaders in tables of contents are not garbage
-_CHAR_MAP = str.maketrans(
-    {
-        "\ufb00": "ff",
-        "\ufb01": "fi",
-        "\ufb02": "fl",
-        "\ufb03": "ffi",
-        "\ufb04": "ffl",
-        "\xad": None,
-        "\x00": None,
-    }
-)
+_LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl"}
+_CHAR_MAP = str.maketrans({**_LIGATURES, "\xad": None, "\x00": None})  # soft hyphens and NULs go
 _LOWER = "a-zà-öø-ÿ"
 _HYPHEN_BEFORE_CONJUNCTION = re.compile(r"(?<=\w)-\n(?=(?:en|of|tot|t/m)\b)")  # "organisatie- en uitvoering"
 _HYPHENATED_WORD = re.compile(rf"(?<=[{_LOWER}])-\n(?=[{_LOWER}])")  # "beleids-\nregel" -> "beleidsregel"
-_GENERIC_TITLES = frozenset(
-    {
-        "naamloos",
-        "untitled",
-        "document",
-        "titel",
-        "title",
-        "presentatie",
-        "powerpoint-presentatie",
-        "sjabloon",
-    }
-)
+_GENERIC_TITLES = frozenset(["naamloos", "untitled", "document", "titel", "title", "presentatie", "sjabloon"])
 _HEADING_LINES = 8  # a title is among the first lines of page 1
 _HEADING_MAX_CHARS = 100  # longer lines are body text
 _PAGE_MARKER = re.compile(r"(?:pagina|page|blz\.?)\s*\d+", re.IGNORECASE)
@@ -84,7 +55,7 @@ def read_pdf(
     ocr_page_limit: int | None = None,
     lang: str = "nld",
 ) -> Document:
-    """One Section per page with usable text ("p. 3"); pages without a usable text layer are OCR'd if possible.
+    """One Section per page with usable text ("p. 3"); pages without a usable text layer are OCR'd.
 
     `ocr_page_limit` caps how many pages are OCR'd (None: all). `Document.extra` records `pages` (total),
     `ocr_pages` (pages whose text comes from OCR), `empty_pages` (no usable text, even after OCR) and
@@ -134,7 +105,7 @@ def is_usable_text(text: str) -> bool:
 
 
 def normalise_text(text: str) -> str:
-    """Join hyphenated line breaks, collapse spaces, keep line breaks and one blank line between paragraphs."""
+    """Join hyphenated words, collapse spaces; keep line breaks and one blank line between paragraphs."""
     text = text.translate(_CHAR_MAP).replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n")
     text = re.sub(r"[^\S\n]+", " ", text)  # tabs, no-break and thin spaces, runs of spaces
     text = re.sub(r" *\n *", "\n", text)
@@ -149,15 +120,27 @@ def choose_title(metadata_title: str, first_page: str, path: Path) -> str:
     """The metadata title if informative and not contradicted by page 1, else page 1's first heading line,
     else the metadata title, else the file name with spaces for underscores.
 
-    Metadata is often stale: the Wassenaar besluitenlijsten say "Vertrouwelijk" where the page says "Openbaar".
+    Metadata is often stale: Wassenaar's besluitenlijsten say "Vertrouwelijk" where the page says "Openbaar".
     """
     metadata = _clean_title(metadata_title)
     heading = _first_heading(first_page)
     informative = len(metadata.split()) >= 2 and metadata.casefold() not in _GENERIC_TITLES
     if informative and (not heading or _words(metadata) <= _words(first_page)):
         return metadata
-    fallback = metadata if informative else path.stem.replace("_", " ").strip()
-    return heading or fallback or path.name
+    if heading:
+        return _with_metadata_tail(heading, metadata)
+    return (metadata if informative else path.stem.replace("_", " ").strip()) or path.name
+
+
+def _with_metadata_tail(heading: str, metadata: str) -> str:
+    """The heading plus what the metadata title adds after the heading's last word (often a date)."""
+    words, meta = heading.casefold().split(), metadata.split()
+    folded = [word.casefold() for word in meta]
+    if not words or words[-1] not in folded:
+        return heading
+    cut = len(folded) - folded[::-1].index(words[-1])
+    tail = " ".join(meta[cut:])
+    return f"{heading} {tail}" if tail and 2 * len(set(words) & set(folded[:cut])) >= len(words) else heading
 
 
 def _clean_title(title: str) -> str:
@@ -241,7 +224,7 @@ def _decrypt(path: Path, reader: PdfReader) -> None:
     try:
         result = reader.decrypt("")
     except DependencyError as exc:
-        reason = "encrypted with AES, which needs the Python package cryptography; remove the password and upload again"
+        reason = "encrypted with AES (reading it needs the Python package cryptography); remove the password"
         raise UnreadableDocument(str(path), reason) from exc
     if result == PasswordType.NOT_DECRYPTED:
         raise UnreadableDocument(str(path), "encrypted; remove the password and upload again")
@@ -280,16 +263,8 @@ def _ocr_unusable(
             texts[number] = text
             done.append(number)
     if len(todo) < len(missing):
-        return (
-            texts,
-            done,
-            f"{where}; OCR was limited to {len(todo)} page(s) and found no readable text on them",
-        )
-    return (
-        texts,
-        done,
-        f"{where}; OCR found no readable text on them either: the scan may be blank or too poor",
-    )
+        return texts, done, f"{where}; OCR is limited to {len(todo)} page(s) a document: raise the limit"
+    return texts, done, f"{where}; OCR found no readable text on them either: the scan may be blank or poor"
 
 
 def _ocr_page(path: Path, number: int, lang: str) -> str:

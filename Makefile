@@ -1,0 +1,56 @@
+# Over de schutting: the one place for set-up, tests, linting, running and benchmarks.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DATA ?= data
+QUESTION ?= hoe regelen andere gemeenten de bijzondere bijstand voor uitvaartkosten?
+EVAL ?= ../shared/eval
+
+.PHONY: setup system-packages demo serve test test-fast test-browser lint format typecheck bench bench-quality clean
+
+setup: $(STAMP)  ## create .venv with everything (CPU torch pinned; no model downloads)
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+system-packages:  ## OCR and browser-test packages from Debian (needs root)
+	@if ! command -v tesseract >/dev/null || ! tesseract --list-langs 2>/dev/null | grep -qx nld || ! command -v chromium >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-nld chromium >/dev/null; \
+	fi
+
+demo: setup  ## ingest the bundled demo corpus, answer a sample question, then serve on :8000
+	SCHUTTING_DATA_DIR=$(DEMO_DATA) $(BIN)/schutting ingest data/demo
+	SCHUTTING_DATA_DIR=$(DEMO_DATA) $(BIN)/schutting search "$(QUESTION)" -k 5
+	SCHUTTING_DATA_DIR=$(DEMO_DATA) $(BIN)/schutting serve --host 127.0.0.1 --port 8000
+
+serve: setup
+	$(BIN)/schutting serve --host 127.0.0.1 --port 8000
+
+test: setup  ## the whole suite: unit, API, admin, OCR and browser tests
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not browser and not slow"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy ingest search api
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: setup  ## ingest throughput (chunks/s) per model and query latency
+	$(BIN)/python -m api.bench --eval $(EVAL)
+
+bench-quality: setup  ## nDCG@10, MRR@10, Recall@10/100, latency per set and mode (long on first run)
+	$(BIN)/python -m api.bench_quality --eval $(EVAL)
+
+clean:
+	rm -rf data/generations data/CURRENT data/*.sqlite* data/eval data/write.lock test-artifacts

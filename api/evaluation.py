@@ -1,0 +1,124 @@
+"""`schutting eval`: a BEIR-layout folder through the real ingest and search path.
+
+The index for a set is cached per (corpus file, model, chunking) under
+``<data_dir>/eval/``, so a second run only re-queries.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from ingest.embedding import EmbeddingCache
+from ingest.municipalities import load_municipalities
+from ingest.pipeline import IngestOptions, ingest_documents
+from ingest.sources import Defaults, complete
+from ingest.text import read_corpus_jsonl
+from search.config import Settings
+from search.embedders import load_embedder
+from search.errors import InvalidInput, UnreadableDocument
+from search.generations import open_live
+from search.index import Index
+from search.metrics import evaluate_run, percentile
+from search.retrieval import query_document, search, similar
+from search.types import Document
+
+INDEX_RECIPE = "chunks200-title-context-v1"  # change when chunking or passage text changes
+
+
+def load_queries(folder: Path) -> list[dict[str, Any]]:
+    with (folder / "queries.jsonl").open(encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def load_qrels(folder: Path, split: str) -> dict[str, set[str]]:
+    path = folder / "qrels" / f"{split}.tsv"
+    if not path.exists():
+        raise InvalidInput(f"{path} not found: is {folder} a BEIR-layout folder?")
+    qrels: dict[str, set[str]] = {}
+    with path.open(encoding="utf-8") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            if float(row.get("score", 1) or 0) > 0:
+                qrels.setdefault(row["query-id"], set()).add(row["corpus-id"])
+    return qrels
+
+
+def eval_index(folder: Path, settings: Settings, model: str) -> Index:
+    """The cached index of a set's corpus, built on first use."""
+    corpus = folder / "corpus.jsonl"
+    if not corpus.exists():
+        raise InvalidInput(f"{corpus} not found: is {folder} a BEIR-layout folder?")
+    stat = corpus.stat()
+    key = hashlib.sha1(f"{corpus.resolve()}|{stat.st_size}|{model}|{INDEX_RECIPE}".encode()).hexdigest()[:12]
+    data_dir = settings.data_dir / "eval" / f"{folder.name}-{key}"
+    embedder = load_embedder(model)
+    index = open_live(data_dir, embedder, create=True)
+    assert index is not None
+    if index.catalog.get_meta("eval_complete") != "1":
+        ingest_documents(index, _corpus_documents(corpus), IngestOptions(batch_chunks=64),
+                         EmbeddingCache(settings.data_dir / "embedding-cache.sqlite"))  # fmt: skip
+        index.flush()
+        index.catalog.set_meta("eval_complete", "1")
+    return index
+
+
+def _corpus_documents(corpus: Path) -> Any:
+    registry = load_municipalities()
+    for item in read_corpus_jsonl(corpus):
+        if isinstance(item, UnreadableDocument):
+            continue
+        yield complete(item, corpus, Defaults(), registry)
+
+
+def evaluate(
+    folder: Path, settings: Settings, model: str, mode: str = "hybrid", split: str = "dev", limit: int | None = None
+) -> dict[str, Any]:
+    qrels = load_qrels(folder, split)
+    queries = [q for q in load_queries(folder) if q["_id"] in qrels][:limit]
+    started = time.monotonic()
+    index = eval_index(folder, settings, model)
+    index_seconds = time.monotonic() - started
+    run, latencies = {}, []
+    for query in queries:
+        t0 = time.perf_counter()
+        run[query["_id"]] = _ranked_ids(index, query, mode)
+        latencies.append((time.perf_counter() - t0) * 1000)
+    metrics = evaluate_run(run, {q["_id"]: qrels[q["_id"]] for q in queries})
+    return {
+        **metrics,
+        "set": folder.name,
+        "split": split,
+        "mode": mode,
+        "model": model,
+        "documents": index.catalog.count_documents(),
+        "chunks": index.catalog.count_chunks(),
+        "latency_ms_p50": round(percentile(latencies, 50), 1),
+        "latency_ms_p95": round(percentile(latencies, 95), 1),
+        "index_seconds": round(index_seconds, 1),
+    }
+
+
+def _ranked_ids(index: Index, query: dict[str, Any], mode: str) -> list[str]:
+    doc_id = (query.get("metadata") or {}).get("doc_id")
+    if doc_id and index.catalog.document(doc_id) is not None:
+        results = similar(index, query_document(index, doc_id), k=100, mode=mode)
+    else:
+        results = search(index, query["text"], k=100, mode=mode)
+    return [r.document.id for r in results]
+
+
+def format_metrics(m: dict[str, Any]) -> str:
+    return (
+        f"{m['set']} ({m['split']}, {m['queries']} queries, {m['documents']} documents, {m['chunks']} chunks)\n"
+        f"model {m['model']}, mode {m['mode']}\n"
+        f"nDCG@10 {m['ndcg@10']:.4f}  MRR@10 {m['mrr@10']:.4f}  Recall@10 {m['recall@10']:.4f}  "
+        f"Recall@100 {m['recall@100']:.4f}\n"
+        f"latency p50 {m['latency_ms_p50']} ms, p95 {m['latency_ms_p95']} ms"
+    )
+
+
+__all__ = ["Document", "evaluate", "format_metrics"]

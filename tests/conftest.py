@@ -1,0 +1,65 @@
+"""Shared fixtures: the shared corpus (skipped when absent), a fast real embedder, real indexes."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import IngestOptions, ingest_paths
+from search.embedders import Embedder, load_embedder
+from search.generations import open_live
+from search.index import Index
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+CORPUS = SHARED / "corpus"
+FAST_MODEL = "use-multilingual"
+
+
+def shared_path(*parts: str) -> Path:
+    path = CORPUS.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared corpus not available: {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def fast_embedder() -> Embedder:
+    """USE multilingual: a real model, ~20x faster than e5, used where ranking quality is not the point."""
+    return load_embedder(FAST_MODEL)
+
+
+@pytest.fixture
+def empty_index(tmp_path: Path, fast_embedder: Embedder) -> Iterator[Index]:
+    index = open_live(tmp_path / "data", fast_embedder, create=True)
+    assert index is not None
+    yield index
+    index.close()
+
+
+@pytest.fixture(scope="session")
+def regulations_data(tmp_path_factory: pytest.TempPathFactory, fast_embedder: Embedder) -> Path:
+    """A data dir with the real regelrecht regulations and CVDR samples indexed (built once)."""
+    data_dir = tmp_path_factory.mktemp("regulations") / "data"
+    index = open_live(data_dir, fast_embedder, create=True)
+    assert index is not None
+    cvdr = shared_path("cvdr")
+    sources = [shared_path("regelrecht"), *sorted(cvdr.glob("CVDR*.xml"))]
+    report = ingest_paths(index, sources, IngestOptions())
+    assert not report.failed, report.failed
+    index.close()
+    return data_dir
+
+
+@pytest.fixture
+def regulations(regulations_data: Path, tmp_path: Path, fast_embedder: Embedder) -> Iterator[Index]:
+    """A private copy of the regulations index, free to modify."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(regulations_data, data_dir)
+    index = open_live(data_dir, fast_embedder)
+    assert index is not None
+    yield index
+    index.close()
