@@ -35,6 +35,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.live = LiveIndex(settings.data_dir)
     install_error_handlers(app)
     app.include_router(_routes())
+    from api.pages import install_pages
+
+    install_pages(app, settings)
+    from api.admin import install_admin
+
+    install_admin(app, settings)
     for extend in EXTENSIONS:
         extend(app, settings)
     return app

@@ -11,11 +11,10 @@ from typing import Any
 
 from api.queries import build_filters, municipality_codes, result_dict
 from ingest.embedding import EmbeddingCache
-from ingest.pipeline import IngestOptions, IngestReport, embed_document, ingest_paths
+from ingest.pipeline import IngestReport, embed_document
 from ingest.sources import Defaults, ReadOptions, read_source
 from search.config import Settings
-from search.embedders import load_embedder
-from search.errors import SchuttingError, UnreadableDocument
+from search.errors import InvalidInput, SchuttingError, UnreadableDocument
 from search.generations import open_live
 from search.index import Index
 from search.retrieval import QueryDocument, query_document, search, similar
@@ -34,21 +33,29 @@ def live_index(settings: Settings) -> Index:
 
 
 def cmd_ingest(settings: Settings, args: argparse.Namespace) -> str:
-    model = args.model or settings.model
-    index = open_live(settings.data_dir, load_embedder(model), create=True)
-    assert index is not None
-    if args.model and index.manifest.model_id != args.model:
-        index = Index.open(index.folder, load_embedder(args.model))  # raises IndexMismatch
-    options = IngestOptions(
-        defaults=Defaults(args.municipality or "", args.doc_type or "", args.date or "", args.title or "", args.doc_id or ""),
-        read=ReadOptions(ocr=settings.ocr and not args.no_ocr, ocr_page_limit=args.ocr_page_limit or settings.ocr_page_limit,
-                         max_pages=settings.max_pages, max_bytes=None),
-        force=args.force,
-        sync=args.sync,
-    )  # fmt: skip
-    with _progress_bar(args.json) as progress:
-        report = ingest_paths(index, args.paths, options, embedding_cache(settings), progress)
-    return json.dumps(report.as_dict(), ensure_ascii=False) if args.json else _ingest_text(report, index)
+    from api.job_runs import run_in_foreground
+    from api.jobs_command import ProgressBar
+
+    missing = [str(p) for p in args.paths if not p.exists()]
+    if missing:
+        raise InvalidInput(f"no such file or folder: {', '.join(missing)}")
+    params = {
+        "paths": [str(p.resolve()) for p in args.paths],  # absolute, so --sync works from any folder
+        "municipality": args.municipality or "", "doc_type": args.doc_type or "", "date": args.date or "",
+        "title": args.title or "", "doc_id": args.doc_id or "", "model": args.model or "",
+        "ocr": settings.ocr and not args.no_ocr,
+        "ocr_page_limit": settings.ocr_page_limit if args.ocr_page_limit is None else args.ocr_page_limit,
+        "max_pages": settings.max_pages, "max_bytes": None, "force": args.force, "sync": args.sync,
+    }  # fmt: skip
+    with ProgressBar("ingest", args.json) as bar:
+        job, report = run_in_foreground(settings, "ingest", params, bar)
+    if args.json:
+        return json.dumps({"job": job.id, **report.as_dict()}, ensure_ascii=False)
+    index = live_index(settings)
+    try:
+        return f"job {job.id}: {_ingest_text(report, index)}"
+    finally:
+        index.close()
 
 
 class _progress_bar:
@@ -157,13 +164,18 @@ def _results_out(results: list[Result], as_json: bool, head: dict[str, Any]) -> 
 
 
 def cmd_delete(settings: Settings, args: argparse.Namespace) -> str:
-    index = live_index(settings)
-    found = index.delete(args.doc_ids)
-    index.flush()
-    if found < len(args.doc_ids):
-        from search.errors import DocumentNotFound
+    from search.errors import DocumentNotFound
+    from search.locking import WriterLock
 
-        missing = [d for d in args.doc_ids if index.catalog.document(d) is None]
+    with WriterLock(settings.data_dir, "schutting delete"):
+        index = live_index(settings)
+        try:
+            missing = [d for d in args.doc_ids if index.catalog.document(d) is None]
+            found = index.delete(args.doc_ids)
+            index.flush()
+        finally:
+            index.close()
+    if missing:
         raise DocumentNotFound(f"deleted {found}; not in the index: {', '.join(missing)}")
     return json.dumps({"deleted": args.doc_ids}) if args.json else f"deleted {found} document(s)"
 
@@ -183,14 +195,24 @@ def cmd_info(settings: Settings, args: argparse.Namespace) -> str:
 
 
 def cmd_reindex(settings: Settings, args: argparse.Namespace) -> str:
-    from ingest.reindex import reindex
+    from api.job_runs import run_in_foreground
+    from api.jobs_command import ProgressBar, failures_text
+    from ingest.reindex import ReindexFailed
 
-    with _progress_bar(args.json) as progress:
-        report = reindex(settings.data_dir, args.model, embedding_cache(settings), progress)
+    try:
+        with ProgressBar("reindex", args.json) as bar:
+            job, report = run_in_foreground(settings, "reindex", {"model": args.model or ""}, bar)
+    except ReindexFailed as exc:
+        print(failures_text(exc.report), file=sys.stderr)
+        raise
+    index = live_index(settings)
+    model, generation = index.manifest.model_id, index.folder.name
+    index.close()
+    if args.json:
+        return json.dumps({"job": job.id, "model": model, "generation": generation, **report.as_dict()})
     return (
-        json.dumps(report.as_dict())
-        if args.json
-        else f"reindexed {report.done} documents, {report.chunks} chunks"
+        f"job {job.id}: reindexed {report.done} documents, {report.chunks} chunks in {report.seconds:.1f}s "
+        f"with {model}; live generation {generation}"
     )
 
 

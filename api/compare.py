@@ -7,6 +7,7 @@ import difflib
 import re
 import unicodedata
 from collections.abc import Sequence
+from typing import Any
 
 from search.types import Section
 
@@ -145,6 +146,21 @@ def _order(key: str) -> tuple[int, ...]:
     """A sortable form of "artikel:4.2a"; keys without a number sort last."""
     digits = re.findall(r"\d+", key.partition(":")[2])
     return tuple(int(d) for d in digits) if digits else (1 << 30,)
+
+
+def side_by_side(left_sections: Sequence[Section], right_sections: Sequence[Section]) -> list[dict[str, Any]]:
+    """Aligned rows for the page: both sections, their words flagged where they differ, a status."""
+    rows = []
+    for left, right in align(left_sections, right_sections):
+        if left is not None and right is not None:
+            tokens = word_diff(left.text, right.text)
+            same = " ".join(left.text.split()) == " ".join(right.text.split())
+            status = "gelijk" if same else "verschilt"
+        else:
+            tokens = ([(left.text, False)] if left else [], [(right.text, False)] if right else [])
+            status = "alleen-links" if left else "alleen-rechts"
+        rows.append({"left": left, "right": right, "tokens": tokens, "status": status})
+    return rows
 
 
 def word_diff(left: str, right: str) -> tuple[list[Token], list[Token]]:

@@ -6,6 +6,7 @@ import math
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,8 @@ def ocr_missing(lang: str = "nld") -> str | None:
     """What is missing for OCR in `lang`, phrased with the command that installs it; None if nothing is."""
     if shutil.which("tesseract") is None:
         return f"OCR is not installed: apt-get install tesseract-ocr {_apt_packages(_languages(lang))}"
-    missing = [code for code in _languages(lang) if code not in installed_languages()]
+    installed = installed_languages()
+    missing = [code for code in _languages(lang) if code not in installed]
     if missing:
         names = "+".join(missing)
         return f"the OCR language data for {names} is not installed: apt-get install {_apt_packages(missing)}"
@@ -105,8 +107,16 @@ def ocr_pdf_page(path: Path, page_index: int, lang: str = "nld", dpi: int = DEFA
     return ocr_image(image, lang, dpi=used_dpi)
 
 
+_PDFIUM = threading.Lock()  # PDFium is not thread-safe; the web app and jobs share a process
+
+
 def render_page(path: Path, page_index: int, dpi: int = DEFAULT_DPI) -> tuple[bytes, int]:
     """One PDF page as a greyscale PGM image, and the dpi it was rendered at."""
+    with _PDFIUM:
+        return _render_page(path, page_index, dpi)
+
+
+def _render_page(path: Path, page_index: int, dpi: int) -> tuple[bytes, int]:
     try:
         document = pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as exc:

@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 MIN_LETTERS = 40  # fewer letters on a page: only a page number or a running head, or a scan
 MAX_GLYPH_ID_SHARE = 0.2  # more of the text as "/12" or "(cid:12)" tokens: a font without a Unicode map
+AES_REASON = (
+    "encrypted with AES, which needs the package cryptography (pip install cryptography); remove the password"
+)
 PDF_MAGIC = b"%PDF-"
 HEADER_WINDOW = 1024  # readers accept the %PDF- header anywhere in the first KiB
 # pypdf raises its own errors on most damage, but plain Python errors on some; all mean "cannot parse".
@@ -67,7 +70,7 @@ def read_pdf(
     total = len(reader.pages)
     if max_pages is not None and total > max_pages:
         raise TooLarge(f"{path}: {total} pages, over the limit of {max_pages}; split it into smaller PDFs")
-    layer = {number: normalise_text(_page_text(reader, number)) for number in range(1, total + 1)}
+    layer = {number: normalise_text(_page_text(path, reader, number)) for number in range(1, total + 1)}
     texts, ocr_pages, reason = _ocr_unusable(path, layer, ocr=ocr, limit=ocr_page_limit, lang=lang)
     sections = tuple(Section(label=f"p. {n}", text=t, page=n) for n, t in texts.items() if is_usable_text(t))
     if not sections:
@@ -224,16 +227,17 @@ def _decrypt(path: Path, reader: PdfReader) -> None:
     try:
         result = reader.decrypt("")
     except DependencyError as exc:
-        reason = "encrypted with AES (reading it needs the Python package cryptography); remove the password"
-        raise UnreadableDocument(str(path), reason) from exc
+        raise UnreadableDocument(str(path), AES_REASON) from exc
     if result == PasswordType.NOT_DECRYPTED:
         raise UnreadableDocument(str(path), "encrypted; remove the password and upload again")
 
 
-def _page_text(reader: PdfReader, number: int) -> str:
+def _page_text(path: Path, reader: PdfReader, number: int) -> str:
     """The text layer of page `number` (1-based); "" when pypdf cannot read it, so the page goes to OCR."""
     try:
         return reader.pages[number - 1].extract_text() or ""
+    except DependencyError as exc:  # AES-128 passes the password check; decrypting the objects fails
+        raise UnreadableDocument(str(path), AES_REASON) from exc
     except PARSE_ERRORS as exc:
         log.warning("page %d: cannot extract text (%s: %s)", number, type(exc).__name__, exc)
         return ""

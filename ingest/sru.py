@@ -1,13 +1,24 @@
-"""SRU 2.0 searchRetrieve as KOOP serves it (``repository.overheid.nl/sru``, ``x-connection=cvdr``).
+"""The CVDR search service: SRU 2.0 searchRetrieve at ``repository.overheid.nl/sru``, ``x-connection=cvdr``.
 
-One page of search results in, ``SruPage`` out: ``numberOfRecords``, the records (``recordData/gzd``
-with ``originalData/meta`` and ``enrichedData``) and ``nextRecordPosition``. Elements are found by
-local name, so the SRU 1.2 (``zing/srw``) and 2.0 (``oasis``) envelopes both parse. ``PoliteClient``
-does the HTTP: a request rate limit, and retries with exponential backoff on 5xx, 429 and timeouts.
+``build_cql`` turns a ``HarvestQuery`` into CQL; every clause names an index (the service has no
+default index), clauses are joined with `` and ``:
+
+    --municipality Someren                  dcterms.creator="Someren"
+    --municipality "Den Haag" --municipality Kampen
+                                            (dcterms.creator="'s-Gravenhage" or dcterms.creator="Kampen")
+    --subject "openbare orde en veiligheid" overheidrg.onderwerp="openbare orde en veiligheid"
+    --type beleidsregel                     overheidrg.indeling="beleidsregel"
+    --since 2024-01-01 (or stored cursor)   dcterms.modified>=2024-01-01
+
+``parse_page`` reads one page: ``numberOfRecords``, the records (``recordData/gzd`` with
+``originalData/meta`` and ``enrichedData``) and ``nextRecordPosition``. Elements are found by local
+name, so SRU 1.2 (``zing/srw``) and 2.0 (``oasis``) envelopes both parse. ``PoliteClient`` does the
+HTTP: a request rate limit, and retries with exponential backoff on 5xx, 429 and timeouts.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,10 +27,12 @@ from typing import Any
 import httpx
 from lxml import etree
 
+from ingest.municipalities import load_municipalities
 from search.errors import InvalidInput, SchuttingError
 
 DEFAULT_ENDPOINT = "https://repository.overheid.nl/sru"
 CONNECTION = "cvdr"
+DOC_TYPES = ("verordening", "beleidsregel")
 USER_AGENT = "over-de-schutting/0.1 (CVDR harvester; polite: rate-limited, retries with backoff)"
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 MAX_DELAY = 60.0  # seconds; a longer Retry-After is cut to this
@@ -70,6 +83,63 @@ class SruPage:
 def cql_string(value: str) -> str:
     """A CQL quoted string: backslashes and double quotes escaped."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass(frozen=True)
+class HarvestQuery:
+    """What to harvest; every field narrows the query."""
+
+    municipalities: tuple[str, ...] = ()  # names, aliases or CBS codes; sent as the official (CVDR) name
+    subject: str = ""  # overheidrg.onderwerp, e.g. "openbare orde en veiligheid"
+    doc_type: str = ""  # "verordening" or "beleidsregel" (overheidrg.indeling)
+    since: str = ""  # YYYY-MM-DD; empty: the stored cursor of these filters, or everything
+
+
+def build_cql(query: HarvestQuery, since: str = "") -> str:
+    """The CQL for a harvest; every clause names an index (the service has no default index)."""
+    clauses = []
+    names = creator_names(query.municipalities)
+    if names:
+        ors = " or ".join(f"dcterms.creator={cql_string(n)}" for n in names)
+        clauses.append(f"({ors})" if len(names) > 1 else ors)
+    if query.subject.strip():
+        clauses.append(f"overheidrg.onderwerp={cql_string(query.subject.strip())}")
+    if query.doc_type:
+        if query.doc_type not in DOC_TYPES:
+            raise InvalidInput(f"type must be one of {', '.join(DOC_TYPES)}, got {query.doc_type!r}")
+        clauses.append(f"overheidrg.indeling={cql_string(query.doc_type)}")
+    if since:
+        clauses.append(f"dcterms.modified>={_check_date(since)}")
+    if not clauses:
+        raise InvalidInput(
+            "name a municipality, subject or type, or give --since YYYY-MM-DD: all of CVDR is "
+            "over 300,000 versions, and the SRU service needs an index in every query"
+        )
+    return " and ".join(clauses)
+
+
+def creator_names(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Official municipality names (as CVDR writes dcterms:creator) for names, aliases or CBS codes."""
+    registry = load_municipalities()
+    names = []
+    for value in (v.strip() for v in values if v.strip()):
+        found = registry.resolve(value)
+        if found is None:
+            raise InvalidInput(
+                f"unknown municipality {value!r}: use a name ('s-Gravenhage, Den Haag) or CBS code"
+            )
+        names.append(found.name)
+    return tuple(dict.fromkeys(names))
+
+
+def _check_date(value: str) -> str:
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"since must be a date like 2024-01-31, got {value!r}") from None
+    if len(value) != 10:
+        raise InvalidInput(f"since must be a date like 2024-01-31, got {value!r}")
+    return value
 
 
 def search_retrieve(
@@ -124,7 +194,9 @@ def _record(record: Any) -> SruRecord:
         valid_to=_text(meta, "uitwerkingtredingDatum"),
         subjects=tuple(dict.fromkeys(t for el in _all(meta, "subject", "onderwerp") if (t := _inline(el)))),
         indeling=_text(meta, "indeling"),
-        rubriek=next((_inline(el) for el in _all(meta, "type") if "rubriek" in el.get("scheme", "").lower()), ""),
+        rubriek=next(
+            (_inline(el) for el in _all(meta, "type") if "rubriek" in el.get("scheme", "").lower()), ""
+        ),
         organisatietype=_text(enriched, "organisatietype") if enriched is not None else "",
         sources=tuple((el.get("resourceIdentifier", ""), _inline(el)) for el in _all(meta, "source")),
         xml_url=_text(enriched, "publicatieurl_xml") if enriched is not None else "",
@@ -173,7 +245,10 @@ class Throttle:
     """At most ``rate`` requests per second: each call waits until its slot has come."""
 
     def __init__(
-        self, rate: float, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+        self,
+        rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not rate > 0:
             raise InvalidInput(f"rate must be above 0 requests per second, got {rate}")

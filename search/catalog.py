@@ -224,8 +224,12 @@ class Catalog:
         return int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
 
     def chunk_rows(self) -> Iterator[tuple[int, str, str]]:
-        """(chunk id, doc id, text) for every chunk, in id order."""
-        yield from self._db.execute("SELECT id, doc_id, text FROM chunks ORDER BY id")
+        """(chunk id, doc id, text) for every chunk, in id order; the text carries the
+        document title and section label, which are part of what a passage is about."""
+        yield from self._db.execute(
+            "SELECT c.id, c.doc_id, d.title || char(10) || c.label || char(10) || c.text "
+            "FROM chunks c JOIN documents d ON d.id = c.doc_id ORDER BY c.id"
+        )
 
     def all_vectors(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
         ids, blobs = [], []

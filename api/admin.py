@@ -1,0 +1,315 @@
+"""Admin endpoints: ingest and reindex jobs, job status, deleting documents; all behind a token.
+
+    POST   /admin/ingest              files (multipart ``files``) or a server-side folder (JSON)
+    POST   /admin/reindex             re-embed everything into a new generation, then swap
+    GET    /admin/jobs                recent jobs, newest first
+    GET    /admin/jobs/{id}           one job with its per-document errors
+    POST   /admin/jobs/{id}/rerun     the same job again
+    DELETE /admin/documents/{id}      remove a document from every index
+
+Every request needs ``Authorization: Bearer <SCHUTTING_ADMIN_TOKEN>``: 401 without it, 403 with
+a wrong one, 403 for everything while no token is configured. The token is checked before the
+body is read. A write while another runs (here or in a ``schutting`` process) gets 409.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import shutil
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from api.job_runs import JobRunner
+from api.jobs import Job, JobNotFound, JobStore
+from api.uploads import ALLOWED_SUFFIXES, safe_name
+from search.config import Settings
+from search.embedders import EMBEDDERS
+from search.errors import DocumentNotFound, InvalidInput, NotAuthorized, SchuttingError, TooLarge
+from search.generations import open_live
+from search.locking import WriterLock
+
+MAX_FILES = 200  # per upload request
+COPY_BLOCK = 1024 * 1024
+
+
+class Forbidden(NotAuthorized):
+    """A token was sent, but not the admin token."""
+
+
+class AdminClosed(Forbidden):
+    """No admin token is configured, so admin endpoints refuse every request."""
+
+
+MELDINGEN: dict[type[SchuttingError], tuple[int, str]] = {
+    AdminClosed: (403, "Beheer is uitgeschakeld: er is geen beheerderstoken ingesteld."),
+    Forbidden: (403, "Het beheerderstoken klopt niet."),
+    JobNotFound: (404, "Deze taak bestaat niet."),
+}
+
+
+class FolderIngest(BaseModel):
+    """JSON body of POST /admin/ingest for files already on the server."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str = ""
+    paths: list[str] = []
+    municipality: str = ""  # for documents that do not name their own
+    type: str = ""
+    date: str = ""
+    sync: bool = False  # remove documents whose file left the folder
+    force: bool = False  # re-embed unchanged documents too
+
+
+class ReindexRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str = ""  # embedding model of the new generation; "" keeps the current one
+
+
+class Admin:
+    """Job store and runner of one app, opened on first use (create_app does no disk work)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._store: JobStore | None = None
+        self._runner: JobRunner | None = None
+        self._guard = threading.Lock()
+
+    def jobs(self) -> tuple[JobStore, JobRunner]:
+        with self._guard:
+            if self._store is None or self._runner is None:
+                self._store = JobStore.for_settings(self.settings)
+                self._runner = JobRunner(self.settings, self._store)
+                self._store.recover()  # jobs of a previous run of this server are over
+            return self._store, self._runner
+
+    def lock(self, what: str) -> WriterLock:
+        return WriterLock(self.settings.data_dir, f"{what} (web)").acquire()
+
+    def submit(self, lock: WriterLock, kind: str, params: dict[str, Any], rerun_of: int | None = None) -> Job:
+        """Record and queue a job while holding ``lock``, which the runner releases at the end."""
+        try:
+            store, runner = self.jobs()
+            store.mark_interrupted()  # we hold the lock: no other job can still be running
+            job = store.create(kind, params, rerun_of)
+            lock.describe(f"{kind} job {job.id} (web)")
+        except BaseException:
+            lock.release()
+            raise
+        runner.submit(job.id, lock)
+        return job
+
+    def job_dict(self, job_id: int) -> dict[str, Any]:
+        store, runner = self.jobs()
+        store.recover(runner.active())
+        errors = [{"source": s, "reason": r} for s, r in store.errors(job_id)]
+        return {**store.get(job_id).as_dict(), "errors": errors}
+
+
+def install_admin(app: FastAPI, settings: Settings) -> None:
+    """Add the /admin routes and their error answers to the app."""
+    admin = Admin(settings)
+    app.state.admin = admin
+    for kind in MELDINGEN:
+        app.add_exception_handler(kind, _answer)
+    app.include_router(
+        _routes(admin), prefix="/admin", tags=["admin"], dependencies=[Depends(_token_check(settings))]
+    )
+
+
+async def _answer(request: Request, exc: Exception) -> JSONResponse:
+    status, melding = next(answer for kind, answer in MELDINGEN.items() if isinstance(exc, kind))
+    body = {"error": type(exc).__name__, "detail": str(exc), "melding": melding}
+    return JSONResponse(body, status_code=status)
+
+
+def _token_check(settings: Settings) -> Callable[..., None]:
+    def require_admin(authorization: Annotated[str | None, Header()] = None) -> None:
+        expected = settings.admin_token
+        if not expected:
+            raise AdminClosed("admin endpoints are closed: set SCHUTTING_ADMIN_TOKEN to open them")
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthorized(
+                "admin endpoints need the header Authorization: Bearer <SCHUTTING_ADMIN_TOKEN>"
+            )
+        if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+            raise Forbidden("wrong admin token")
+
+    return require_admin
+
+
+def _accepted(job: Job) -> JSONResponse:
+    body = {"id": job.id, "kind": job.kind, "state": job.state, "url": f"/admin/jobs/{job.id}"}
+    return JSONResponse(body, status_code=202)
+
+
+def _routes(admin: Admin) -> APIRouter:
+    router = APIRouter()
+    settings = admin.settings
+
+    @router.post("/ingest", status_code=202)
+    async def ingest(request: Request) -> JSONResponse:
+        """Multipart ``files`` (with optional ``municipality``, ``type``, ``date``, ``force``), or JSON
+        ``{"path": "/srv/stukken", "sync": true}`` for a folder on the server."""
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            params = _folder_params(_parse(FolderIngest, await request.body()), settings)
+            return _accepted(admin.submit(admin.lock("ingest"), "ingest", params))
+        lock = admin.lock("ingest")  # before saving anything: a busy index refuses uploads at once
+        try:
+            params = await _upload_params(request, settings)
+        except BaseException:
+            lock.release()
+            raise
+        return _accepted(admin.submit(lock, "ingest", params))
+
+    @router.post("/reindex", status_code=202)
+    async def reindex(request: Request) -> JSONResponse:
+        body = _parse(ReindexRequest, await request.body())
+        if body.model and body.model not in EMBEDDERS and not body.model.startswith("st:"):
+            raise InvalidInput(
+                f"unknown model {body.model!r}; choose one of {', '.join(EMBEDDERS)} or st:<model>"
+            )
+        return _accepted(admin.submit(admin.lock("reindex"), "reindex", {"model": body.model}))
+
+    @router.get("/jobs")
+    def jobs(limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict[str, Any]:
+        store, runner = admin.jobs()
+        store.recover(runner.active())
+        return {"jobs": [job.as_dict() for job in store.recent(limit)]}
+
+    @router.get("/jobs/{job_id}")
+    def job(job_id: int) -> dict[str, Any]:
+        return admin.job_dict(job_id)
+
+    @router.post("/jobs/{job_id}/rerun", status_code=202)
+    def rerun(job_id: int) -> JSONResponse:
+        old = admin.jobs()[0].get(job_id)
+        return _accepted(admin.submit(admin.lock(old.kind), old.kind, old.params, rerun_of=old.id))
+
+    @router.delete("/documents/{doc_id}")
+    def delete_document(doc_id: str) -> dict[str, Any]:
+        with admin.lock(f"delete {doc_id}"):
+            index = open_live(settings.data_dir)
+            found = 0
+            if index is not None:
+                try:
+                    found = index.delete([doc_id])
+                    index.flush()
+                finally:
+                    index.close()
+        if not found:
+            raise DocumentNotFound(f"no document with id {doc_id!r}")
+        return {"deleted": doc_id}
+
+    return router
+
+
+def _parse(model: type[BaseModel], raw: bytes) -> Any:
+    """A JSON body (empty: all defaults) validated by a pydantic model; InvalidInput when it is not."""
+    try:
+        return model.model_validate(json.loads(raw) if raw.strip() else {})
+    except (ValueError, ValidationError) as exc:
+        raise InvalidInput(f"request body: {exc}") from exc
+
+
+def _params(settings: Settings, paths: list[Path], fields: dict[str, Any]) -> dict[str, Any]:
+    """Job parameters: what to read, metadata defaults, and the limits in force when it was asked."""
+    return {
+        "paths": [str(p) for p in paths],
+        "municipality": str(fields.get("municipality") or ""),
+        "doc_type": str(fields.get("type") or ""),
+        "date": str(fields.get("date") or ""),
+        "force": _flag(fields.get("force")),
+        "sync": _flag(fields.get("sync")),
+        "ocr": settings.ocr,
+        "ocr_page_limit": settings.ocr_page_limit,
+        "max_pages": settings.max_pages,
+        "max_bytes": settings.max_upload_bytes,
+    }
+
+
+def _flag(value: Any) -> bool:
+    return value is True or str(value).lower() in {"1", "true", "yes", "on"}
+
+
+def _folder_params(body: FolderIngest, settings: Settings) -> dict[str, Any]:
+    names = [p for p in [body.path, *body.paths] if p]
+    if not names:
+        raise InvalidInput('give a folder or file on the server: {"path": "/srv/stukken"}, or upload files')
+    paths = [Path(name).expanduser().resolve() for name in names]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise InvalidInput(f"not found on the server: {', '.join(missing)}")
+    return _params(settings, paths, body.model_dump())
+
+
+async def _upload_params(request: Request, settings: Settings) -> dict[str, Any]:
+    """Save uploaded files under data_dir/uploads/<batch>/ after the edge checks (size, type, pages)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.max_upload_bytes * MAX_FILES:
+        raise TooLarge(
+            f"upload of {int(declared)} bytes exceeds {MAX_FILES} files of {settings.max_upload_bytes}"
+        )
+    folder = settings.data_dir / "uploads" / uuid.uuid4().hex[:12]
+    form = await request.form(max_files=MAX_FILES)
+    try:
+        files = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
+        if not files:
+            raise InvalidInput("no files: send multipart/form-data with one or more `files` fields")
+        folder.mkdir(parents=True)
+        for upload in files:
+            await run_in_threadpool(_save_checked, upload, folder, settings)
+        fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    finally:
+        await form.close()
+    return _params(settings, [folder], {**fields, "sync": False})
+
+
+def _save_checked(upload: UploadFile, folder: Path, settings: Settings) -> None:
+    _check_pages(_save(upload, folder, settings.max_upload_bytes), settings.max_pages)
+
+
+def _save(upload: UploadFile, folder: Path, max_bytes: int) -> Path:
+    name = safe_name(upload.filename)
+    if Path(name).suffix.lower() not in ALLOWED_SUFFIXES:
+        raise InvalidInput(f"{name}: unsupported file type; allowed: {', '.join(ALLOWED_SUFFIXES)}")
+    path = folder / name
+    if path.exists():
+        path = folder / f"{path.stem}-{uuid.uuid4().hex[:6]}{path.suffix}"
+    size = 0
+    with path.open("wb") as out:
+        while block := upload.file.read(COPY_BLOCK):
+            size += len(block)
+            if size > max_bytes:
+                raise TooLarge(f"{name} exceeds the limit of {max_bytes} bytes; split it into smaller files")
+            out.write(block)
+    return path
+
+
+def _check_pages(path: Path, max_pages: int) -> None:
+    """Refuse a PDF over the page limit before any text is extracted; damaged ones are left to the job."""
+    if path.suffix.lower() != ".pdf":
+        return
+    from pypdf import PdfReader
+
+    try:
+        pages = len(PdfReader(path).pages)
+    except Exception:  # damaged or encrypted: the job records why it cannot be read
+        return
+    if pages > max_pages:
+        raise TooLarge(
+            f"{path.name}: {pages} pages, over the limit of {max_pages}; split it into smaller PDFs"
+        )

@@ -1,0 +1,256 @@
+"""Admin jobs (ingest, reindex): their persistent records in ``data_dir/jobs.sqlite``.
+
+Life of a job: a writer takes the write lock and records the job ``queued``; the web app's
+runner thread (or the CLI itself) moves it to ``running``, then ``done`` or ``failed``. Counts,
+the current document and every per-document failure are written as it goes, so
+``GET /admin/jobs/{id}`` and ``schutting jobs ID`` show them live. A job whose process died
+(kill -9, power loss) is marked ``failed`` ("interrupted") when jobs are listed or the next
+writer starts. Rerunning is safe: ingest skips what is already indexed, and a reindex starts
+over beside the live generation, which a crash never touches. ``api.job_runs`` runs them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ingest.pipeline import IngestReport
+from search.config import Settings
+from search.errors import SchuttingError
+
+KINDS = ("ingest", "reindex")
+UNFINISHED = ("queued", "running")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    params TEXT NOT NULL DEFAULT '{}',
+    pid INTEGER,
+    total INTEGER,
+    done INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    skipped INTEGER NOT NULL DEFAULT 0,
+    removed INTEGER NOT NULL DEFAULT 0,
+    chunks INTEGER NOT NULL DEFAULT 0,
+    current TEXT NOT NULL DEFAULT '',
+    error TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    rerun_of INTEGER
+);
+CREATE TABLE IF NOT EXISTS job_errors (
+    job_id INTEGER NOT NULL REFERENCES jobs(id),
+    source TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS job_errors_job ON job_errors(job_id);
+"""
+
+
+class JobNotFound(SchuttingError):
+    """No job with that id."""
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    state: str  # queued, running, done, failed
+    params: dict[str, Any]
+    pid: int | None
+    total: int | None  # documents expected; None until counted
+    done: int  # added or replaced
+    failed: int
+    skipped: int  # unchanged
+    removed: int  # source gone from a synced folder
+    chunks: int
+    current: str  # the document being worked on
+    error: str  # why the job failed
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    rerun_of: int | None
+
+    @property
+    def processed(self) -> int:
+        return self.done + self.failed + self.skipped
+
+    def rate(self) -> float | None:
+        """Documents per second since the job started."""
+        if not self.started_at:
+            return None
+        end = datetime.fromisoformat(self.finished_at) if self.finished_at else datetime.now(UTC)
+        seconds = (end - datetime.fromisoformat(self.started_at)).total_seconds()
+        return self.processed / seconds if seconds > 0 else None
+
+    def as_dict(self) -> dict[str, Any]:
+        rate = self.rate()
+        left = (self.total or 0) - self.processed
+        eta = left / rate if rate and self.state == "running" and self.total is not None else None
+        return {
+            **asdict(self),
+            "processed": self.processed,
+            "rate": round(rate, 3) if rate is not None else None,
+            "eta_seconds": round(max(eta, 0.0), 1) if eta is not None else None,
+        }
+
+
+class JobStore:
+    """Job records in SQLite; one short connection per call, so any thread or process may use it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._db() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> JobStore:
+        return cls(settings.data_dir / "jobs.sqlite")
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30)
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def create(self, kind: str, params: dict[str, Any], rerun_of: int | None = None) -> Job:
+        if kind not in KINDS:
+            raise ValueError(f"unknown job kind {kind!r}")
+        with self._db() as db:
+            cur = db.execute(
+                "INSERT INTO jobs(kind, state, params, created_at, rerun_of) VALUES (?, 'queued', ?, ?, ?)",
+                (kind, json.dumps(params, ensure_ascii=False), _now(), rerun_of),
+            )
+            job_id = int(cur.lastrowid or 0)
+        return self.get(job_id)
+
+    def start(self, job_id: int) -> None:
+        with self._db() as db:
+            db.execute(
+                "UPDATE jobs SET state = 'running', pid = ?, started_at = ? WHERE id = ?",
+                (os.getpid(), _now(), job_id),
+            )
+
+    def set_total(self, job_id: int, total: int) -> None:
+        with self._db() as db:
+            db.execute("UPDATE jobs SET total = ? WHERE id = ?", (total, job_id))
+
+    def progress(self, job_id: int, report: IngestReport, current: str, new_failures: Iterable[Any]) -> None:
+        with self._db() as db:
+            _write_counts(db, job_id, report, current)
+            db.executemany(
+                "INSERT INTO job_errors(job_id, source, reason) VALUES (?, ?, ?)",
+                [(job_id, source, reason) for source, reason in new_failures],
+            )
+
+    def finish(self, job_id: int, report: IngestReport, error: str = "") -> None:
+        """Final counts and the complete list of failures; ``failed`` when error is given."""
+        with self._db() as db:
+            _write_counts(db, job_id, report, "")
+            db.execute("DELETE FROM job_errors WHERE job_id = ?", (job_id,))
+            db.executemany(
+                "INSERT INTO job_errors(job_id, source, reason) VALUES (?, ?, ?)",
+                [(job_id, source, reason) for source, reason in report.failed],
+            )
+            db.execute(
+                "UPDATE jobs SET state = ?, error = ?, finished_at = ? WHERE id = ?",
+                ("failed" if error else "done", error, _now(), job_id),
+            )
+
+    def get(self, job_id: int) -> Job:
+        with self._db() as db:
+            row = db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFound(f"no job {job_id}: see `schutting jobs` or GET /admin/jobs")
+        return _job(row)
+
+    def recent(self, limit: int = 50) -> list[Job]:
+        with self._db() as db:
+            rows = db.execute(f"SELECT {_COLUMNS} FROM jobs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [_job(r) for r in rows]
+
+    def errors(self, job_id: int) -> list[tuple[str, str]]:
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT source, reason FROM job_errors WHERE job_id = ? ORDER BY rowid", (job_id,)
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def mark_interrupted(self, job_ids: Iterable[int] | None = None) -> list[int]:
+        """Fail unfinished jobs (all of them, or those given) whose process has stopped."""
+        with self._db() as db:
+            rows = db.execute("SELECT id, pid FROM jobs WHERE state IN ('queued', 'running')").fetchall()
+            wanted = None if job_ids is None else set(job_ids)
+            stale = [(i, pid) for i, pid in rows if wanted is None or i in wanted]
+            for job_id, pid in stale:
+                db.execute(
+                    "UPDATE jobs SET state = 'failed', finished_at = ?, current = '', error = ? WHERE id = ?",
+                    (
+                        _now(),
+                        f"interrupted: the process running it (pid {pid}) stopped; run it again",
+                        job_id,
+                    ),
+                )
+        return [i for i, _ in stale]
+
+    def recover(self, active: Iterable[int] = ()) -> list[int]:
+        """Mark unfinished jobs interrupted whose process is gone (this process: unless in ``active``)."""
+        running = set(active)
+        with self._db() as db:
+            rows = db.execute("SELECT id, pid FROM jobs WHERE state IN ('queued', 'running')").fetchall()
+        stale = [i for i, pid in rows if i not in running and not _alive_elsewhere(pid)]
+        return self.mark_interrupted(stale) if stale else []
+
+
+_COLUMNS = (
+    "id, kind, state, params, pid, total, done, failed, skipped, removed, chunks, current, error, "
+    "created_at, started_at, finished_at, rerun_of"
+)
+
+
+def _job(row: tuple[Any, ...]) -> Job:
+    values = list(row)
+    values[3] = json.loads(values[3] or "{}")
+    return Job(*values)
+
+
+def _write_counts(db: sqlite3.Connection, job_id: int, report: IngestReport, current: str) -> None:
+    db.execute(
+        "UPDATE jobs SET done = ?, failed = ?, skipped = ?, removed = ?, chunks = ?, current = ? WHERE id = ?",
+        (report.done, len(report.failed), len(report.skipped), len(report.removed), report.chunks, current,
+         job_id),
+    )  # fmt: skip
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _alive_elsewhere(pid: int | None) -> bool:
+    """True when another process with this pid runs; a job of this process not in ``active`` is dead."""
+    if pid is None:
+        return True  # queued, not started: the job submitter is alive if its lock is
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,183 @@
+"""Batch writes for admin jobs: rebuild every document into a new generation, and batch ingest.
+
+``reindex`` re-chunks and re-embeds every document of the live generation into a new one
+(marked ``BUILDING`` while it grows), then makes it live with one atomic rename. Searches keep
+answering from the old generation until the swap; a crash at any point leaves the live one
+untouched, and the abandoned half-built generation is removed by the next reindex.
+
+``ingest_batch`` is ``ingest_paths`` for jobs: every file that cannot be read is reported with
+its reason (also files over the size or page limit, and reader bugs), and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from ingest import pipeline
+from ingest.embedding import EmbeddingCache
+from ingest.pipeline import IngestOptions, IngestReport, Progress, ingest_documents
+from ingest.sources import discover, read_source
+from search.embedders import load_embedder
+from search.errors import SchuttingError, UnreadableDocument
+from search.generations import activate, current_name, generations_dir, new_generation, open_live
+from search.index import Index
+from search.locking import writing
+from search.types import Document
+
+BUILDING = "BUILDING"  # marker file of a generation being built (see search.generations)
+GRACE_SECONDS = 2.0  # searches already running on the old generation finish before it is removed
+REINDEX_BATCH_CHUNKS = 32
+
+
+class ReindexFailed(SchuttingError):
+    """Some documents could not be rebuilt; the live generation was kept as it was."""
+
+    def __init__(self, message: str, report: IngestReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+def reindex(
+    data_dir: Path,
+    model: str | None = None,
+    cache: EmbeddingCache | None = None,
+    progress: Progress | None = None,
+    grace_seconds: float = GRACE_SECONDS,
+) -> IngestReport:
+    """Rebuild every live document with ``model`` (default: the live model) and swap generations.
+
+    Holds the write lock (unless this process already does); raises Busy when another writer
+    has it, and ReindexFailed, with the live generation unchanged, when a document fails.
+    """
+    started = time.monotonic()
+    with writing(data_dir, "reindex"):
+        live = open_live(data_dir)
+        if live is None:
+            raise SchuttingError(f"no index in {data_dir}: nothing to reindex; run `schutting ingest PATH`")
+        try:
+            remove_abandoned_generations(data_dir)
+            folder, report = _build(data_dir, live, model or live.manifest.model_id, cache, progress)
+        finally:
+            live.close()
+        report.seconds = time.monotonic() - started
+        activate(data_dir, folder, grace_seconds)
+    return report
+
+
+def _build(
+    data_dir: Path, live: Index, model: str, cache: EmbeddingCache | None, progress: Progress | None
+) -> tuple[Path, IngestReport]:
+    """A complete new generation (its BUILDING marker removed) and its report; nothing left on failure."""
+    embedder = load_embedder(model)
+    fresh = new_generation(data_dir, embedder)
+    (fresh.folder / BUILDING).write_text(f"{os.getpid()}\n")
+    try:
+        options = IngestOptions(force=True, batch_chunks=REINDEX_BATCH_CHUNKS)
+        report = ingest_documents(fresh, live_documents(live), options, cache, progress)
+        fresh.flush()
+        _check_complete(live, fresh, report)
+    except BaseException:
+        fresh.close()
+        shutil.rmtree(fresh.folder, ignore_errors=True)
+        raise
+    fresh.close()
+    (fresh.folder / BUILDING).unlink()
+    return fresh.folder, report
+
+
+def live_documents(index: Index) -> Iterator[Document]:
+    """Every document of a generation, in full, one at a time."""
+    for doc_id in index.catalog.document_ids():
+        doc = index.catalog.load_document(doc_id)
+        if doc is not None:
+            yield doc
+
+
+def _check_complete(live: Index, fresh: Index, report: IngestReport) -> None:
+    expected, got = live.catalog.count_documents(), fresh.catalog.count_documents()
+    if report.failed or got != expected:
+        first = f" (first: {report.failed[0][0]}: {report.failed[0][1]})" if report.failed else ""
+        raise ReindexFailed(
+            f"{expected - got} of {expected} documents could not be rebuilt{first}; "
+            "the live index is unchanged",
+            report,
+        )
+
+
+def remove_abandoned_generations(data_dir: Path) -> list[str]:
+    """Remove half-built generations whose builder is gone; call with the write lock held."""
+    removed = []
+    live = current_name(data_dir)
+    folder = generations_dir(data_dir)
+    for candidate in sorted(folder.iterdir()) if folder.is_dir() else []:
+        marker = candidate / BUILDING
+        if candidate.name != live and marker.exists() and not _builder_alive(marker):
+            shutil.rmtree(candidate, ignore_errors=True)
+            removed.append(candidate.name)
+    return removed
+
+
+def _builder_alive(marker: Path) -> bool:
+    """Whether the process named in a BUILDING marker still runs (this one never does: we hold the lock)."""
+    try:
+        pid = int(marker.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# -- batch ingest ------------------------------------------------------------------------
+
+
+def ingest_batch(
+    index: Index,
+    paths: Sequence[Path],
+    options: IngestOptions = IngestOptions(),
+    cache: EmbeddingCache | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Read, chunk, embed and index every document under paths; each failure is reported, none stops it."""
+    report = IngestReport()
+    started = time.monotonic()
+    documents = _readable(discover(paths), options, report, progress)
+    ingest_documents(index, documents, options, cache, progress, report)
+    if options.sync:
+        pipeline._sync(index, paths, report)
+    index.flush()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _readable(
+    files: Iterable[Path], options: IngestOptions, report: IngestReport, progress: Progress | None
+) -> Iterator[Document]:
+    for path in files:
+        for item in _read_guarded(path, options):
+            if isinstance(item, UnreadableDocument):
+                report.failed.append((item.source, item.reason))
+                if progress is not None:
+                    progress(report, item.source)
+            else:
+                yield item
+
+
+def _read_guarded(path: Path, options: IngestOptions) -> Iterator[Document | UnreadableDocument]:
+    """read_source, with the errors it lets through (TooLarge, reader bugs) turned into reasons."""
+    try:
+        yield from read_source(path, options.defaults, options.read)
+    except SchuttingError as exc:
+        yield UnreadableDocument(str(path), str(exc).removeprefix(f"{path}: "))
+    except Exception as exc:  # a reader bug must cost one document, not the batch
+        yield UnreadableDocument(str(path), f"unexpected error while reading: {type(exc).__name__}: {exc}")
