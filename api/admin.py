@@ -16,30 +16,23 @@ from __future__ import annotations
 
 import hmac
 import json
-import shutil
 import threading
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, ValidationError
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from api.admin_uploads import save_uploads
 from api.job_runs import JobRunner
 from api.jobs import Job, JobNotFound, JobStore
-from api.uploads import ALLOWED_SUFFIXES, safe_name
 from search.config import Settings
 from search.embedders import EMBEDDERS
-from search.errors import DocumentNotFound, InvalidInput, NotAuthorized, SchuttingError, TooLarge
+from search.errors import DocumentNotFound, InvalidInput, NotAuthorized, SchuttingError
 from search.generations import open_live
 from search.locking import WriterLock
-
-MAX_FILES = 200  # per upload request
-COPY_BLOCK = 1024 * 1024
 
 
 class Forbidden(NotAuthorized):
@@ -74,6 +67,13 @@ class ReindexRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     model: str = ""  # embedding model of the new generation; "" keeps the current one
 
+    @field_validator("model")
+    @classmethod
+    def known_model(cls, model: str) -> str:
+        if model and model not in EMBEDDERS and not model.startswith("st:"):
+            raise ValueError(f"unknown model {model!r}; choose one of {', '.join(EMBEDDERS)} or st:<model>")
+        return model
+
 
 class Admin:
     """Job store and runner of one app, opened on first use (create_app does no disk work)."""
@@ -107,6 +107,20 @@ class Admin:
             raise
         runner.submit(job.id, lock)
         return job
+
+    def delete(self, doc_id: str) -> None:
+        """Remove a document from the live generation's catalog, vectors and lexical index."""
+        found = 0
+        with self.lock(f"delete {doc_id}"):
+            index = open_live(self.settings.data_dir)
+            if index is not None:
+                try:
+                    found = index.delete([doc_id])
+                    index.flush()
+                finally:
+                    index.close()
+        if not found:
+            raise DocumentNotFound(f"no document with id {doc_id!r}")
 
     def job_dict(self, job_id: int) -> dict[str, Any]:
         store, runner = self.jobs()
@@ -155,18 +169,23 @@ def _accepted(job: Job) -> JSONResponse:
 
 def _routes(admin: Admin) -> APIRouter:
     router = APIRouter()
-    settings = admin.settings
+    _add_writes(router, admin)
+    _add_job_views(router, admin)
+    return router
 
+
+def _add_writes(router: APIRouter, admin: Admin) -> None:
     @router.post("/ingest", status_code=202)
     async def ingest(request: Request) -> JSONResponse:
         """Multipart ``files`` (with optional ``municipality``, ``type``, ``date``, ``force``), or JSON
         ``{"path": "/srv/stukken", "sync": true}`` for a folder on the server."""
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-            params = _folder_params(_parse(FolderIngest, await request.body()), settings)
+            params = _folder_params(_parse(FolderIngest, await request.body()), admin.settings)
             return _accepted(admin.submit(admin.lock("ingest"), "ingest", params))
         lock = admin.lock("ingest")  # before saving anything: a busy index refuses uploads at once
         try:
-            params = await _upload_params(request, settings)
+            folder, fields = await save_uploads(request, admin.settings)
+            params = _params(admin.settings, [folder], {**fields, "sync": False})
         except BaseException:
             lock.release()
             raise
@@ -175,12 +194,15 @@ def _routes(admin: Admin) -> APIRouter:
     @router.post("/reindex", status_code=202)
     async def reindex(request: Request) -> JSONResponse:
         body = _parse(ReindexRequest, await request.body())
-        if body.model and body.model not in EMBEDDERS and not body.model.startswith("st:"):
-            raise InvalidInput(
-                f"unknown model {body.model!r}; choose one of {', '.join(EMBEDDERS)} or st:<model>"
-            )
         return _accepted(admin.submit(admin.lock("reindex"), "reindex", {"model": body.model}))
 
+    @router.delete("/documents/{doc_id}")
+    def delete_document(doc_id: str) -> dict[str, Any]:
+        admin.delete(doc_id)
+        return {"deleted": doc_id}
+
+
+def _add_job_views(router: APIRouter, admin: Admin) -> None:
     @router.get("/jobs")
     def jobs(limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict[str, Any]:
         store, runner = admin.jobs()
@@ -195,23 +217,6 @@ def _routes(admin: Admin) -> APIRouter:
     def rerun(job_id: int) -> JSONResponse:
         old = admin.jobs()[0].get(job_id)
         return _accepted(admin.submit(admin.lock(old.kind), old.kind, old.params, rerun_of=old.id))
-
-    @router.delete("/documents/{doc_id}")
-    def delete_document(doc_id: str) -> dict[str, Any]:
-        with admin.lock(f"delete {doc_id}"):
-            index = open_live(settings.data_dir)
-            found = 0
-            if index is not None:
-                try:
-                    found = index.delete([doc_id])
-                    index.flush()
-                finally:
-                    index.close()
-        if not found:
-            raise DocumentNotFound(f"no document with id {doc_id!r}")
-        return {"deleted": doc_id}
-
-    return router
 
 
 def _parse(model: type[BaseModel], raw: bytes) -> Any:
@@ -251,65 +256,3 @@ def _folder_params(body: FolderIngest, settings: Settings) -> dict[str, Any]:
     if missing:
         raise InvalidInput(f"not found on the server: {', '.join(missing)}")
     return _params(settings, paths, body.model_dump())
-
-
-async def _upload_params(request: Request, settings: Settings) -> dict[str, Any]:
-    """Save uploaded files under data_dir/uploads/<batch>/ after the edge checks (size, type, pages)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > settings.max_upload_bytes * MAX_FILES:
-        raise TooLarge(
-            f"upload of {int(declared)} bytes exceeds {MAX_FILES} files of {settings.max_upload_bytes}"
-        )
-    folder = settings.data_dir / "uploads" / uuid.uuid4().hex[:12]
-    form = await request.form(max_files=MAX_FILES)
-    try:
-        files = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
-        if not files:
-            raise InvalidInput("no files: send multipart/form-data with one or more `files` fields")
-        folder.mkdir(parents=True)
-        for upload in files:
-            await run_in_threadpool(_save_checked, upload, folder, settings)
-        fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    finally:
-        await form.close()
-    return _params(settings, [folder], {**fields, "sync": False})
-
-
-def _save_checked(upload: UploadFile, folder: Path, settings: Settings) -> None:
-    _check_pages(_save(upload, folder, settings.max_upload_bytes), settings.max_pages)
-
-
-def _save(upload: UploadFile, folder: Path, max_bytes: int) -> Path:
-    name = safe_name(upload.filename)
-    if Path(name).suffix.lower() not in ALLOWED_SUFFIXES:
-        raise InvalidInput(f"{name}: unsupported file type; allowed: {', '.join(ALLOWED_SUFFIXES)}")
-    path = folder / name
-    if path.exists():
-        path = folder / f"{path.stem}-{uuid.uuid4().hex[:6]}{path.suffix}"
-    size = 0
-    with path.open("wb") as out:
-        while block := upload.file.read(COPY_BLOCK):
-            size += len(block)
-            if size > max_bytes:
-                raise TooLarge(f"{name} exceeds the limit of {max_bytes} bytes; split it into smaller files")
-            out.write(block)
-    return path
-
-
-def _check_pages(path: Path, max_pages: int) -> None:
-    """Refuse a PDF over the page limit before any text is extracted; damaged ones are left to the job."""
-    if path.suffix.lower() != ".pdf":
-        return
-    from pypdf import PdfReader
-
-    try:
-        pages = len(PdfReader(path).pages)
-    except Exception:  # damaged or encrypted: the job records why it cannot be read
-        return
-    if pages > max_pages:
-        raise TooLarge(
-            f"{path.name}: {pages} pages, over the limit of {max_pages}; split it into smaller PDFs"
-        )

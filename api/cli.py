@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import api.harvest_command  # noqa: F401  (registers `schutting harvest`)
-import api.jobs_command  # noqa: F401  (registers `schutting jobs`)
+import api.harvest_command  # registers `schutting harvest`
+import api.jobs_command  # registers `schutting jobs`
 from api import commands
 from search.config import Settings
 from search.errors import (

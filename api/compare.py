@@ -33,6 +33,7 @@ _NUMBERED = re.compile(
 _PAGE = re.compile(r"^\s*(p\.|pagina|blz\.?)\s*\d+\s*$", re.IGNORECASE)
 _NOT_WORD = re.compile(r"[^\w]+")
 _MAX_DIFF_WORDS = 4000
+_SOFT_WRAP = re.compile(r"(?<=[^\s.;:!?])\n(?=[a-z(€]|\d(?![\d]*[.)]))")
 
 
 def numbered_key(label: str) -> str:
@@ -148,16 +149,24 @@ def _order(key: str) -> tuple[int, ...]:
     return tuple(int(d) for d in digits) if digits else (1 << 30,)
 
 
+def unwrap(text: str) -> str:
+    """Join lines broken mid-sentence (a newline before a lowercase word); keeps the length."""
+    return _SOFT_WRAP.sub(" ", text)
+
+
 def side_by_side(left_sections: Sequence[Section], right_sections: Sequence[Section]) -> list[dict[str, Any]]:
     """Aligned rows for the page: both sections, their words flagged where they differ, a status."""
     rows = []
     for left, right in align(left_sections, right_sections):
         if left is not None and right is not None:
-            tokens = word_diff(left.text, right.text)
+            tokens = word_diff(unwrap(left.text), unwrap(right.text))
             same = " ".join(left.text.split()) == " ".join(right.text.split())
             status = "gelijk" if same else "verschilt"
         else:
-            tokens = ([(left.text, False)] if left else [], [(right.text, False)] if right else [])
+            tokens = (
+                [(unwrap(left.text), False)] if left else [],
+                [(unwrap(right.text), False)] if right else [],
+            )
             status = "alleen-links" if left else "alleen-rechts"
         rows.append({"left": left, "right": right, "tokens": tokens, "status": status})
     return rows

@@ -21,9 +21,9 @@ from search.errors import (
 # (status, message a civil servant reads)
 RESPONSES: dict[type[SchuttingError], tuple[int, str]] = {
     InvalidInput: (400, "De vraag of een filter klopt niet."),
+    TooLarge: (413, "Het bestand is te groot."),  # before its base class UnreadableDocument
     UnreadableDocument: (422, "Het document kan niet worden gelezen."),
     DocumentNotFound: (404, "Dit document staat niet in de index."),
-    TooLarge: (413, "Het bestand is te groot."),
     Busy: (409, "Er loopt al een taak die de index bijwerkt. Probeer het later opnieuw."),
     NotAuthorized: (401, "U bent niet aangemeld als beheerder."),
     IndexMismatch: (409, "De index hoort bij een ander taalmodel; herindexeren is nodig."),
@@ -45,7 +45,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SchuttingError)
     async def schutting_error(request: Request, exc: SchuttingError) -> JSONResponse:
         status, melding = status_and_message(exc)
-        if isinstance(exc, UnreadableDocument):
+        if isinstance(exc, UnreadableDocument) and not isinstance(exc, TooLarge):
             melding = f"{melding} Reden: {exc.reason}"
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         body = {"error": type(exc).__name__, "detail": str(exc), "melding": melding}

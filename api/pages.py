@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from api.compare import side_by_side
+from api.compare import side_by_side, unwrap
 from api.errors import status_and_message
 from api.queries import build_filters, iso_date, municipality_codes, provinces, result_dict
 from api.uploads import read_upload
@@ -103,10 +103,6 @@ def _router() -> APIRouter:
     router.add_api_route("/naast-elkaar", side_by_side_page, methods=["GET"])
     router.add_api_route("/beheer", admin_page, methods=["GET"])
     return router
-
-
-def _missing(doc_id: str) -> Any:
-    raise DocumentNotFound(f"no document with id {doc_id!r}")
 
 
 def _index(request: Request) -> Index | None:
@@ -202,8 +198,9 @@ def similar_page(request: Request, document: str = "") -> HTMLResponse:
     if not document or index is None:
         return _page(request, "vergelijkbaar.html", context)
     try:
-        context["source"] = index.catalog.document(document) or _missing(document)
-        results = similar(index, query_document(index, document), k=10, mode=context["mode"])
+        query = query_document(index, document)  # DocumentNotFound for an unknown id
+        context["source"] = index.catalog.document(document)
+        results = similar(index, query, k=10, mode=context["mode"])
     except SchuttingError as exc:
         return _page(request, "vergelijkbaar.html", context, exc=exc)
     context["results"] = [result_dict(r) for r in results]
@@ -255,10 +252,7 @@ def _upload_message(exc: SchuttingError, max_bytes: int) -> str:
         return f"Het bestand is te groot. Een PDF mag hoogstens {max_bytes // (1024 * 1024)} MB zijn."
     if isinstance(exc, InvalidInput):
         return "Dit bestand is geen PDF of het is leeg. Kies een PDF-bestand (eindigt op .pdf)."
-    return (
-        "Het document kan niet worden gelezen. Misschien is het een scan zonder tekst of is het "
-        "beveiligd. Probeer een andere versie van het document."
-    )
+    return "Het document kan niet worden gelezen. Misschien is het een scan zonder tekst of is het beveiligd."
 
 
 # -- Document -----------------------------------------------------------------------------------
@@ -286,7 +280,8 @@ def marked_sections(doc: Document, span: tuple[int, int] | None) -> list[dict[st
     """Sections split around the passage at document offsets ``span`` (before, passage, after)."""
     out, offset, first = [], 0, True
     for number, section in enumerate(doc.sections):
-        text, parts = section.text, (section.text, "", "")
+        text = unwrap(section.text)
+        parts = (text, "", "")
         if span is not None:
             start, end = max(span[0] - offset, 0), min(span[1] - offset, len(text))
             if start < end:
@@ -317,6 +312,7 @@ def side_by_side_page(request: Request, links: str = "", rechts: str = "") -> HT
         return _page(request, "naast-elkaar.html", context)
     context["documents"] = index.catalog.list_documents(limit=1000)
     docs = {side: index.catalog.load_document(context[side]) for side in ("links", "rechts") if context[side]}
+    context["chosen"] = {side: doc for side, doc in docs.items() if doc is not None}
     missing = [side for side, doc in docs.items() if doc is None]
     if missing:
         return _page(request, "naast-elkaar.html", {**context, "missing": missing}, exc=DocumentNotFound(""))
@@ -324,9 +320,9 @@ def side_by_side_page(request: Request, links: str = "", rechts: str = "") -> HT
         query = query_document(index, context["links"])
         found = similar(index, query, k=8, mode=request.app.state.settings.search_mode, passages=0)
         context["suggestions"] = [result_dict(r) for r in found]
-    if len(docs) == 2:
-        context.update(left=docs["links"], right=docs["rechts"])
-        context["rows"] = side_by_side(docs["links"].sections, docs["rechts"].sections)
+    left, right = docs.get("links"), docs.get("rechts")
+    if left is not None and right is not None:
+        context.update(left=left, right=right, rows=side_by_side(left.sections, right.sections))
     return _page(request, "naast-elkaar.html", context)
 
 

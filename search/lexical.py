@@ -18,6 +18,8 @@ from bm25s.stopwords import STOPWORDS_DUTCH
 
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 _WORD = re.compile(TOKEN_PATTERN)
+# Bump when analysis or the indexed text changes: saved indexes of another recipe are rebuilt.
+RECIPE = "snowball-dutch+stop+title-label-v2"
 STOPWORDS = sorted(set(STOPWORDS_DUTCH) | {"wel", "kan", "moet", "mag", "gaat", "hoe", "wat", "welke"})
 
 
@@ -76,7 +78,7 @@ class LexicalIndex:
         np.save(tmp / "chunk_ids.npy", self.chunk_ids)
         if self._model is not None:
             self._model.save(str(tmp / "bm25"), show_progress=False)
-        (tmp / "revision.json").write_text(json.dumps({"revision": revision}))
+        (tmp / "revision.json").write_text(json.dumps({"revision": revision, "recipe": RECIPE}))
         old = folder.with_name(f"{folder.name}.old{os.getpid()}-{threading.get_ident()}")
         shutil.rmtree(old, ignore_errors=True)
         if folder.exists():
@@ -87,9 +89,12 @@ class LexicalIndex:
     @staticmethod
     def saved_revision(folder: Path) -> int | None:
         try:
-            return int(json.loads((folder / "revision.json").read_text())["revision"])
-        except (OSError, ValueError, KeyError):
+            saved = json.loads((folder / "revision.json").read_text())
+        except (OSError, ValueError):
             return None
+        if saved.get("recipe") != RECIPE:
+            return None
+        return int(saved.get("revision", -1))
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex | None:

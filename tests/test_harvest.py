@@ -112,7 +112,7 @@ class Handler(BaseHTTPRequestHandler):
 def service() -> Iterator[Service]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.service = Service(base=f"http://127.0.0.1:{server.server_address[1]}")  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield server.service  # type: ignore[attr-defined]
     server.shutdown()

@@ -5,6 +5,8 @@
    No data is ever inserted as HTML: everything goes through textContent. */
 "use strict";
 
+document.documentElement.classList.add("js");
+
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-dropzone]").forEach(setupDropzone);
   document.querySelectorAll("form[data-busy-text]").forEach(setupBusyForm);
@@ -18,8 +20,9 @@ function setupDropzone(zone) {
   const label = zone.querySelector("[data-file-name]");
   const show = () => {
     const names = Array.from(input.files || []).map((f) => f.name);
-    label.textContent = names.length ? "Gekozen: " + names.join(", ") : "";
+    label.textContent = names.length ? "Gekozen: " + names.join(", ") : label.dataset.empty || "";
   };
+  show();
   input.addEventListener("change", show);
   ["dragenter", "dragover"].forEach((type) =>
     zone.addEventListener(type, (event) => {
@@ -66,6 +69,8 @@ const STATES = { queued: "In de wachtrij", running: "Bezig", done: "Klaar", fail
 const KINDS = { ingest: "Documenten toevoegen", reindex: "Herindexeren" };
 
 function setupAdmin(root) {
+  document.querySelectorAll("[data-needs-js]").forEach((notice) => notice.remove());
+  root.hidden = false;
   const $ = (selector) => root.querySelector(selector);
   const ui = {
     tokenForm: $("[data-token-form]"), tokenStatus: $("[data-token-status]"),
@@ -208,7 +213,9 @@ function jobRow(job) {
   const when = started ? new Date(started).toLocaleString("nl-NL", { dateStyle: "short", timeStyle: "short" }) : "";
   const title = el("td", {}, el("strong", {}, KINDS[job.kind] || job.kind), el("br"), "Taak " + job.id + (when ? " · " + when : ""));
   const status = el("td", {}, el("span", { class: "state state-" + job.state, "data-job-state": job.state }, STATES[job.state] || job.state));
-  if (job.state === "failed" && job.error) status.append(el("br"), el("span", { lang: "en", class: "muted" }, job.error));
+  if (job.state === "failed" && job.error) {
+    status.append(el("br"), el("span", { class: "muted" }, "Technische melding: "), el("span", { lang: "en" }, job.error));
+  }
   return el("tr", { "data-job": job.id }, title, status, progressCell(job), resultCell(job));
 }
 
@@ -233,7 +240,8 @@ function resultCell(job) {
   const errors = (job.errors || []).map((e) => (Array.isArray(e) ? { source: e[0], reason: e[1] } : e));
   if (errors.length) {
     const list = el("ul", { class: "job-errors", "aria-label": "Documenten die niet konden worden verwerkt" });
-    errors.forEach((e) => list.append(el("li", {}, el("strong", {}, baseName(e.source || "")), ": ", el("span", { lang: "en" }, e.reason || ""))));
+    errors.forEach((e) => list.append(el("li", {}, el("strong", {}, baseName(e.source || "")), " kon niet worden verwerkt. ",
+      el("span", { class: "muted" }, "Technische melding: "), el("span", { lang: "en" }, e.reason || ""))));
     cell.append(list);
   }
   return cell;

@@ -60,6 +60,11 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def admin_token() -> str:
+    return ADMIN_TOKEN
+
+
+@pytest.fixture(scope="session")
 def server(data_dir: Path) -> Iterator[str]:
     """`schutting serve` on a free port; yields its base URL and stops it afterwards."""
     port = _free_port()
@@ -143,6 +148,8 @@ def shoot() -> Shoot:
     def take(tab: Page, name: str) -> None:
         for width in WIDTHS:
             tab.set_viewport_size({"width": width, "height": 900 if width > 600 else 844})
+            overflow = tab.evaluate("document.documentElement.scrollWidth")
+            assert overflow <= width, f"{name} is {overflow} px wide at a {width} px screen"
             tab.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
         tab.set_viewport_size({"width": WIDTHS[0], "height": 900})
 

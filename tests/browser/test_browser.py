@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser.conftest import ADMIN_TOKEN, CORPUS, Shoot
+pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+from playwright.sync_api import Browser, Page, expect
 
-if TYPE_CHECKING:
-    from playwright.sync_api import Page
-
+Shoot = Callable[[Page, str], None]
 pytestmark = pytest.mark.browser
 
 QUESTION = "Hoe vraag ik een gehandicaptenparkeerplaats aan?"
@@ -21,12 +20,7 @@ KAMPEN = "Beleidsregels verkeersveiligheid en parkeren"
 ALMERE = "verordening_rioolheffing_almere_2025"
 VENLO = "verordening_rioolheffing_venlo_2025"
 UPLOAD = "besluitenlijst_bw_vergadering_10_januari_2023.pdf"
-
-
-def expect(target: object) -> object:
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(target)  # type: ignore[arg-type]
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
 
 def search(page: Page, question: str) -> None:
@@ -66,14 +60,14 @@ def test_municipality_filter_lives_in_the_url(page: Page, shoot: Shoot) -> None:
     expect(page.locator(".card .tag-gemeente")).to_have_count(1)
     page.goto("/?q=rioolheffing&gemeente=Atlantis")
     expect(page.get_by_role("alert")).to_contain_text("De gemeente ‘Atlantis’ kennen we niet")
-    page.goto("/?q=zwembadtoegang+voor+huisdieren+op+maandag&type=regeling")
+    page.goto("/?q=rioolheffing&gemeente=Almere&type=beleidsregel")
     expect(page.get_by_role("heading", name=re.compile("Geen documenten gevonden"))).to_be_visible()
     shoot(page, "zoeken-geen-resultaten")
 
 
 def test_open_document_scrolls_to_the_passage(page: Page, shoot: Shoot) -> None:
     search(page, QUESTION)
-    page.locator(".card").first.get_by_role("link", name=KAMPEN).click()
+    page.locator(".card").first.get_by_role("link", name=KAMPEN, exact=True).click()
     page.wait_for_url(re.compile(r"/document/CVDR100394_2\?passage=\d+-\d+"))
     expect(page.get_by_role("heading", level=1)).to_have_text(KAMPEN)
     expect(page.locator("#passage")).to_be_in_viewport()
@@ -123,9 +117,23 @@ def drop_file(page: Page, path: Path) -> None:
     )
 
 
+def test_search_works_without_javascript(browser: Browser, server: str) -> None:
+    context = browser.new_context(base_url=server, java_script_enabled=False)
+    page = context.new_page()
+    page.goto("/")
+    page.get_by_label("Uw vraag").fill(QUESTION)
+    page.get_by_label("Gemeente", exact=True).fill("Kampen")
+    page.get_by_role("button", name="Zoeken", exact=True).click()
+    page.wait_for_url(re.compile("gemeente=Kampen"))
+    expect(page.locator(".card h3")).to_have_text([KAMPEN])
+    page.goto("/beheer")
+    expect(page.get_by_text("Voor beheer is JavaScript nodig.")).to_be_visible()
+    context.close()
+
+
 def test_similar_from_a_result_and_side_by_side(page: Page, shoot: Shoot) -> None:
     page.goto(f"/document/{ALMERE}")
-    page.get_by_role("link", name="Vergelijkbaar beleid", exact=True).click()
+    page.locator("main").get_by_role("link", name="Vergelijkbaar beleid", exact=True).click()
     expect(page.locator(".lead")).to_contain_text("Almere")
     first = page.locator(".card").first
     expect(first.get_by_role("heading")).to_contain_text("rioolheffing")
@@ -141,12 +149,12 @@ def test_similar_from_a_result_and_side_by_side(page: Page, shoot: Shoot) -> Non
     shoot(page, "naast-elkaar")
 
 
-def test_admin_starts_a_reindex_and_sees_it_finish(page: Page, shoot: Shoot) -> None:
+def test_admin_starts_a_reindex_and_sees_it_finish(page: Page, shoot: Shoot, admin_token: str) -> None:
     page.goto("/beheer")
     page.get_by_label("Beheerderstoken").fill("fout-token")
     page.get_by_role("button", name="Aanmelden").click()
     expect(page.locator("[data-token-status]")).to_contain_text("Dit token klopt niet")
-    page.get_by_label("Beheerderstoken").fill(ADMIN_TOKEN)
+    page.get_by_label("Beheerderstoken").fill(admin_token)
     page.get_by_role("button", name="Aanmelden").click()
     expect(page.get_by_text("U bent aangemeld als beheerder.")).to_be_visible()
     page.get_by_role("button", name="Herindexering starten").click()
@@ -154,5 +162,5 @@ def test_admin_starts_a_reindex_and_sees_it_finish(page: Page, shoot: Shoot) -> 
     job = page.locator("[data-job]").first
     expect(job).to_contain_text("Herindexeren")
     expect(job.locator("[data-job-state]")).to_have_text("Klaar", timeout=90_000)
-    expect(job).to_contain_text("16 van 16 documenten")
+    expect(job).to_contain_text(re.compile(r"(\d+) van \1 documenten"))
     shoot(page, "beheer")
