@@ -79,7 +79,7 @@ def _routes() -> Any:
         municipality: FilterList = [],  # noqa: B006
         exclude_municipality: FilterList = [],  # noqa: B006
         province: FilterList = [],  # noqa: B006
-        type: FilterList = [],  # noqa: B006, A002
+        type: FilterList = [],  # noqa: B006
         date_from: Annotated[str | None, Query(alias="from")] = None,
         date_to: Annotated[str | None, Query(alias="to")] = None,
         all_versions: bool = False,

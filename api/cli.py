@@ -16,8 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import api.harvest_command  # registers `schutting harvest`
-import api.jobs_command  # registers `schutting jobs`
 from api import commands
 from search.config import Settings
 from search.errors import (

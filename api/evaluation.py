@@ -75,7 +75,12 @@ def _corpus_documents(corpus: Path) -> Any:
 
 
 def evaluate(
-    folder: Path, settings: Settings, model: str, mode: str = "hybrid", split: str = "dev", limit: int | None = None
+    folder: Path,
+    settings: Settings,
+    model: str,
+    mode: str = "hybrid",
+    split: str = "dev",
+    limit: int | None = None,
 ) -> dict[str, Any]:
     qrels = load_qrels(folder, split)
     queries = [q for q in load_queries(folder) if q["_id"] in qrels][:limit]

@@ -62,9 +62,7 @@ def normalize_code(text: str) -> str | None:
 class MunicipalityRegistry:
     """All known municipalities, indexed by code, normalized name and alias."""
 
-    def __init__(
-        self, municipalities: list[Municipality], aliases: dict[str, str]
-    ) -> None:
+    def __init__(self, municipalities: list[Municipality], aliases: dict[str, str]) -> None:
         self._by_code = {m.code: m for m in municipalities}
         self._check_successors()
         # Active municipalities win when a normalized name is shared with a former one.
@@ -113,25 +111,17 @@ class MunicipalityRegistry:
 
     def provinces(self) -> list[str]:
         """The provinces of the current municipalities, sorted."""
-        return sorted(
-            {m.province for m in self._by_code.values() if m.status == "active"}
-        )
+        return sorted({m.province for m in self._by_code.values() if m.status == "active"})
 
     def _check_successors(self) -> None:
         for m in self._by_code.values():
             if (m.status == "active") != (m.successor is None):
-                raise ValueError(
-                    f"{m.code}: status {m.status!r} does not fit successor {m.successor!r}"
-                )
+                raise ValueError(f"{m.code}: status {m.status!r} does not fit successor {m.successor!r}")
             if m.successor is not None and m.successor not in self._by_code:
-                raise ValueError(
-                    f"{m.code}: successor {m.successor} is not in the list"
-                )
+                raise ValueError(f"{m.code}: successor {m.successor} is not in the list")
         for m in self._by_code.values():
             if self.current(m).status != "active":
-                raise ValueError(
-                    f"{m.code}: successor chain does not end in an active municipality"
-                )
+                raise ValueError(f"{m.code}: successor chain does not end in an active municipality")
 
 
 def read_municipalities(path: Path) -> list[Municipality]:
@@ -170,6 +160,4 @@ def _load_default() -> MunicipalityRegistry:
 
 
 def _load(path: Path) -> MunicipalityRegistry:
-    return MunicipalityRegistry(
-        read_municipalities(path), read_aliases(path.with_name(ALIASES_CSV_NAME))
-    )
+    return MunicipalityRegistry(read_municipalities(path), read_aliases(path.with_name(ALIASES_CSV_NAME)))

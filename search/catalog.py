@@ -202,7 +202,9 @@ class Catalog:
             return None
         text, sections, offset = row[10], [], 0
         for label, heading, page, length in json.loads(row[11]):
-            sections.append(Section(label=label, heading=heading, page=page, text=text[offset : offset + length]))
+            sections.append(
+                Section(label=label, heading=heading, page=page, text=text[offset : offset + length])
+            )
             offset += length + len(SECTION_SEPARATOR)
         return Document(
             id=row[0], title=row[1], municipality=row[2], municipality_code=row[3], province=row[4],

@@ -113,13 +113,14 @@ class Index:
                 if lexical is None:
                     lexical, saved = self._build_lexical(), revision
                     lexical.save(self.folder / "lexical", revision)
-                self.lexical, self._lexical_revision = lexical, saved
+                self.lexical = lexical
+                self._lexical_revision = saved if saved is not None else revision
 
     def _load_vectors(self, revision: int) -> VectorStore:
         path, stamp = self.folder / "vectors.faiss", self.folder / "vectors.rev"
-        if self.manifest.store == "faiss" and path.exists() and stamp.exists():
-            if stamp.read_text().strip() == str(revision):
-                return FaissStore.load(path, self.manifest.dim)
+        fresh = path.exists() and stamp.exists() and stamp.read_text().strip() == str(revision)
+        if self.manifest.store == "faiss" and fresh:
+            return FaissStore.load(path, self.manifest.dim)
         store = STORES[self.manifest.store](self.manifest.dim)
         ids, vectors = self.catalog.all_vectors(self.manifest.dim)
         store.add(ids, vectors)

@@ -89,10 +89,10 @@ def similar(
     if mode in ("lexical", "hybrid") and query.text.strip():
         with index.lock:
             lexical_hits = index.lexical.search(query.text[:lexical_chars], 1000, allowed)
-        groups = _groups(index, lexical_hits)
-        doc_rankings.append([(d, s) for d, s, _ in groups])
-        for d, _, chunks in groups:
-            best_chunks.setdefault(d, chunks)
+        lexical_groups = _groups(index, lexical_hits)
+        doc_rankings.append([(d, s) for d, s, _ in lexical_groups])
+        for d, _, doc_chunks in lexical_groups:
+            best_chunks.setdefault(d, doc_chunks)
     if not doc_rankings:
         return []
     ranked = _fuse_documents(doc_rankings)

@@ -49,7 +49,7 @@ class FaissStore:
         index = faiss.read_index(str(path))
         if index.d != dim:
             raise ValueError(f"{path} holds {index.d}-dimensional vectors, expected {dim}")
-        store._index = index
+        store._index = index  # type: ignore[assignment]
         return store
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -69,7 +69,7 @@ class FaissStore:
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dim)
         params = None
         if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed.astype(np.int64)))
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed.astype(np.int64)))  # type: ignore[call-arg]
         k = min(k, total if allowed is None else len(allowed))
         scores, ids = self._index.search(q, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]

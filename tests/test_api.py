@@ -32,7 +32,9 @@ def test_search_with_filters(client: TestClient) -> None:
     r = client.get("/search", params={"q": "bijzondere bijstand uitvaartkosten", "k": 3})
     assert r.status_code == 200
     assert r.json()["results"][0]["id"] == "CVDR719087_3"
-    r = client.get("/search", params=[("q", "bijstand"), ("municipality", "Amsterdam"), ("municipality", "GM0384")])
+    r = client.get(
+        "/search", params=[("q", "bijstand"), ("municipality", "Amsterdam"), ("municipality", "GM0384")]
+    )
     assert {x["municipality"] for x in r.json()["results"]} == {"Amsterdam", "Diemen"}
     r = client.get("/search", params={"q": "bijstand", "type": "beleidsregel", "mode": "lexical"})
     assert r.json()["mode"] == "lexical" and {x["type"] for x in r.json()["results"]} == {"beleidsregel"}

@@ -19,7 +19,10 @@ def test_long_section_is_split_within_bounds_and_offsets_point_into_text() -> No
 
 def test_articles_stay_whole_and_keep_their_label() -> None:
     doc = read_regelrecht(
-        shared_path("regelrecht", "rotterdam__uitvoeringsbeleid__beleidsregels_bijzondere_bijstand_rotterdam_2024_2025-05-16.yaml")
+        shared_path(
+            "regelrecht",
+            "rotterdam__uitvoeringsbeleid__beleidsregels_bijzondere_bijstand_rotterdam_2024_2025-05-16.yaml",
+        )
     )
     chunks = chunk(doc)
     first = chunks[0]

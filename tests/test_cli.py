@@ -42,7 +42,9 @@ def test_ingest_reports_counts_and_is_idempotent(data_dir: Path) -> None:
 
 
 def test_search_json_shape(data_dir: Path) -> None:
-    out = json.loads(run(data_dir, "search", "bijzondere bijstand voor uitvaartkosten", "-k", "3", "--json").stdout)
+    out = json.loads(
+        run(data_dir, "search", "bijzondere bijstand voor uitvaartkosten", "-k", "3", "--json").stdout
+    )
     first = out["results"][0]
     assert first["id"] == "CVDR719087_3"
     assert {"id", "title", "municipality", "type", "date", "score", "passages"} <= set(first)
@@ -61,7 +63,9 @@ def test_similar_by_id_and_by_file(data_dir: Path) -> None:
     by_id = json.loads(run(data_dir, "similar", "CVDR719087_3", "--json").stdout)
     assert by_id["results"] and all(r["municipality_code"] != "GM0599" for r in by_id["results"])
     pdf = shared_path("pdf", "besluitenlijst_bw_vergadering_18_april_2023.pdf")
-    by_file = json.loads(run(data_dir, "similar", "--file", str(pdf), "--municipality", "Leiden", "--json").stdout)
+    by_file = json.loads(
+        run(data_dir, "similar", "--file", str(pdf), "--municipality", "Leiden", "--json").stdout
+    )
     assert by_file["results"][0]["municipality"] == "Wassenaar"  # the other besluitenlijsten are closest
 
 
@@ -83,7 +87,11 @@ def test_eval_on_a_small_beir_set(tmp_path: Path) -> None:
     (small / "qrels").mkdir(parents=True)
     queries = [json.loads(line) for line in (source / "queries.jsonl").read_text().splitlines()[:15]]
     wanted = {q["_id"][2:] for q in queries}
-    corpus = [line for line in (source / "corpus.jsonl").read_text().splitlines() if json.loads(line)["_id"] in wanted]
+    corpus = [
+        line
+        for line in (source / "corpus.jsonl").read_text().splitlines()
+        if json.loads(line)["_id"] in wanted
+    ]
     (small / "corpus.jsonl").write_text("\n".join(corpus) + "\n")
     (small / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in queries) + "\n")
     (small / "qrels" / "dev.tsv").write_text(
@@ -114,7 +122,9 @@ def test_serve_answers_over_real_http(data_dir: Path, tmp_path: Path) -> None:
                     break
             except httpx.TransportError:
                 time.sleep(0.2)
-        results = httpx.get(f"{base}/search", params={"q": "rioolheffing", "k": 2}, timeout=60).json()["results"]
+        results = httpx.get(f"{base}/search", params={"q": "rioolheffing", "k": 2}, timeout=60).json()[
+            "results"
+        ]
         assert {r["municipality"] for r in results} == {"Almere", "Venlo"}
         assert httpx.get(f"{base}/openapi.json", timeout=10).status_code == 200
     finally:

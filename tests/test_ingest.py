@@ -28,7 +28,11 @@ def test_pdf_gets_metadata_from_its_sidecar(empty_index: Index, tmp_path: Path) 
     assert report.added == ["GM0629-besluitenlijst-bw-vergadering-10-mei-2022"]
     info = empty_index.catalog.document(report.added[0])
     assert info is not None
-    assert (info.municipality, info.municipality_code, info.province) == ("Wassenaar", "GM0629", "Zuid-Holland")
+    assert (info.municipality, info.municipality_code, info.province) == (
+        "Wassenaar",
+        "GM0629",
+        "Zuid-Holland",
+    )
     assert info.doc_type == "besluitenlijst"
     assert info.extra["pages"] >= 1
     assert empty_index.catalog.chunks_of(info.id)[0][1].label.startswith("p. ")
@@ -92,5 +96,6 @@ def test_sync_removes_documents_whose_file_left_the_folder(empty_index: Index, t
     assert report.removed == ["GM0629-besluitenlijst-bw-vergadering-16-april-2024"]
     assert empty_index.catalog.count_documents() == 1
     assert empty_index.lexical.search("16 april 2024", 50) == [] or all(
-        empty_index.catalog.chunks_by_id([c])[c][0] != report.removed[0] for c, _ in empty_index.lexical.search("april", 50)
+        empty_index.catalog.chunks_by_id([c])[c][0] != report.removed[0]
+        for c, _ in empty_index.lexical.search("april", 50)
     )

@@ -61,12 +61,8 @@ def test_default_load_is_cached() -> None:
     assert load_municipalities(MUNICIPALITIES_CSV) is not load_municipalities()
 
 
-@pytest.mark.parametrize(
-    ("path", "nested"), [(PLAN_METADATA, False), (SIMILAR_PLANS, True)]
-)
-def test_every_corpus_code_resolves(
-    registry: MunicipalityRegistry, path: Path, nested: bool
-) -> None:
+@pytest.mark.parametrize(("path", "nested"), [(PLAN_METADATA, False), (SIMILAR_PLANS, True)])
+def test_every_corpus_code_resolves(registry: MunicipalityRegistry, path: Path, nested: bool) -> None:
     if not path.exists():
         pytest.skip(f"{path} is not on this machine")
     found = corpus_municipalities(path, nested)
@@ -87,9 +83,7 @@ HAGUE_FORMS = ["'s-Gravenhage", "s-Gravenhage", "s Gravenhage", "\u2019s-Gravenh
 
 @pytest.mark.parametrize("text", AMSTERDAM_FORMS)
 def test_resolve_amsterdam(registry: MunicipalityRegistry, text: str) -> None:
-    assert registry.resolve(text) == Municipality(
-        "GM0363", "Amsterdam", "Noord-Holland", "active", None
-    )
+    assert registry.resolve(text) == Municipality("GM0363", "Amsterdam", "Noord-Holland", "active", None)
 
 
 @pytest.mark.parametrize("text", HAGUE_FORMS)
@@ -161,9 +155,7 @@ def test_province_of(registry: MunicipalityRegistry) -> None:
     assert registry.province_of("Atlantis") is None
 
 
-@pytest.mark.parametrize(
-    "text", ["Atlantis", "", "   ", "GM9999", "9999", "Bergen", "Noord-Holland"]
-)
+@pytest.mark.parametrize("text", ["Atlantis", "", "   ", "GM9999", "9999", "Bergen", "Noord-Holland"])
 def test_unknown_is_none(registry: MunicipalityRegistry, text: str) -> None:
     assert registry.resolve(text) is None
 

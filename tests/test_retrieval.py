@@ -24,7 +24,9 @@ def test_one_row_per_document_ordered_and_deterministic(regulations: Index) -> N
     ids = [r.document.id for r in first]
     assert len(ids) == len(set(ids))
     assert [r.score for r in first] == sorted((r.score for r in first), reverse=True)
-    assert [r.document.id for r in search(regulations, "verlaging van de bijstand als maatregel", k=10)] == ids
+    assert [
+        r.document.id for r in search(regulations, "verlaging van de bijstand als maatregel", k=10)
+    ] == ids
 
 
 def test_filters_apply_before_ranking(regulations: Index) -> None:

@@ -32,7 +32,9 @@ def test_allowed_ids_filter_before_ranking(store) -> None:  # type: ignore[no-un
     store.add(np.array([10, 11, 12, 13]), vectors())
     hits = store.search(np.array([1, 0, 0, 0], dtype=np.float32), 2, allowed=np.array([12, 13]))
     assert sorted(h[0] for h in hits) == [12, 13]  # k filled from the allowed set only
-    assert store.search(np.array([1, 0, 0, 0], dtype=np.float32), 2, allowed=np.array([], dtype=np.int64)) == []
+    assert (
+        store.search(np.array([1, 0, 0, 0], dtype=np.float32), 2, allowed=np.array([], dtype=np.int64)) == []
+    )
 
 
 def test_delete_and_vectors(store) -> None:  # type: ignore[no-untyped-def]
