@@ -34,6 +34,9 @@ serve: setup
 test: setup  ## the whole suite: unit, API, admin, OCR and browser tests
 	$(BIN)/python -m pytest -q
 
+test-browser: setup  ## only the headless Chromium tests of the web pages
+	$(BIN)/python -m pytest -q -m browser
+
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not browser and not slow"
 

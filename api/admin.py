@@ -1,7 +1,8 @@
-"""Admin endpoints: ingest and reindex jobs, job status, deleting documents; all behind a token.
+"""Admin endpoints: ingest, reindex and harvest jobs, job status, deleting documents; behind a token.
 
     POST   /admin/ingest              files (multipart ``files``) or a server-side folder (JSON)
     POST   /admin/reindex             re-embed everything into a new generation, then swap
+    POST   /admin/harvest             fetch regulations from CVDR (JSON filters; docs/harvest.md)
     GET    /admin/jobs                recent jobs, newest first
     GET    /admin/jobs/{id}           one job with its per-document errors
     POST   /admin/jobs/{id}/rerun     the same job again
@@ -23,11 +24,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from api.admin_uploads import save_uploads
-from api.job_runs import JobRunner
+from api.job_runs import JobRunner, harvest_params
 from api.jobs import Job, JobNotFound, JobStore
+from ingest.sru import DEFAULT_ENDPOINT, HarvestQuery
 from search.config import Settings
 from search.embedders import EMBEDDERS
 from search.errors import DocumentNotFound, InvalidInput, NotAuthorized, SchuttingError
@@ -73,6 +75,26 @@ class ReindexRequest(BaseModel):
         if model and model not in EMBEDDERS and not model.startswith("st:"):
             raise ValueError(f"unknown model {model!r}; choose one of {', '.join(EMBEDDERS)} or st:<model>")
         return model
+
+
+class HarvestRequest(BaseModel):
+    """JSON body of POST /admin/harvest: the filters and politeness of `schutting harvest cvdr`."""
+
+    model_config = ConfigDict(extra="forbid")
+    municipalities: list[str] = []  # names, aliases or CBS codes
+    subject: str = ""
+    type: str = ""  # verordening or beleidsregel
+    since: str = ""  # YYYY-MM-DD; default: the cursor of the last complete run of these filters
+    endpoint: str = DEFAULT_ENDPOINT
+    rate: float = Field(1.0, gt=0)  # requests per second
+    retries: int = Field(4, ge=0)
+    page_size: int = Field(100, ge=1, le=1000)
+
+    def params(self) -> dict[str, Any]:
+        query = HarvestQuery(tuple(self.municipalities), self.subject, self.type, self.since)
+        return harvest_params(
+            query, self.endpoint, rate=self.rate, retries=self.retries, page_size=self.page_size
+        )
 
 
 class Admin:
@@ -195,6 +217,12 @@ def _add_writes(router: APIRouter, admin: Admin) -> None:
     async def reindex(request: Request) -> JSONResponse:
         body = _parse(ReindexRequest, await request.body())
         return _accepted(admin.submit(admin.lock("reindex"), "reindex", {"model": body.model}))
+
+    @router.post("/harvest", status_code=202)
+    async def harvest(request: Request) -> JSONResponse:
+        """JSON ``{"municipalities": ["Someren"], "type": "beleidsregel", "since": "2024-01-01"}``."""
+        params = _parse(HarvestRequest, await request.body()).params()  # 400 before taking the lock
+        return _accepted(admin.submit(admin.lock("harvest"), "harvest", params))
 
     @router.delete("/documents/{doc_id}")
     def delete_document(doc_id: str) -> dict[str, Any]:

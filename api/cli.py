@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from api import commands
+from api import commands, harvest_command, jobs_command  # noqa: F401  (the last two register subcommands)
 from search.config import Settings
 from search.errors import (
     Busy,

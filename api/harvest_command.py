@@ -1,5 +1,8 @@
 """`schutting harvest cvdr`: official regulations from CVDR's SRU service into the index.
 
+It runs as a job (``api.job_runs``, kind ``harvest``): it takes the write lock, so it refuses to
+start while another writer (ingest, reindex, a web job) runs, and `schutting jobs` lists it.
+
 Importing this module registers the subcommand in ``api.commands`` (EXTRA_COMMANDS, EXTRA_HELP,
 COMMANDS); ``api/cli.py`` imports it once.
 """
@@ -8,17 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 from api import commands
-from ingest.harvest import HarvestReport, harvest_cvdr
+from api.job_runs import HarvestIncomplete, harvest_params, run_in_foreground
+from api.jobs_command import ProgressBar
 from ingest.sru import DEFAULT_ENDPOINT, DOC_TYPES, HarvestQuery
 from search.config import Settings
-from search.embedders import load_embedder
-from search.errors import SchuttingError
-from search.generations import open_live
-from search.index import Index
 
 EXAMPLES = """examples:
   schutting harvest cvdr --municipality Someren --municipality "Den Haag"
@@ -26,7 +25,8 @@ EXAMPLES = """examples:
   schutting harvest cvdr --municipality Utrecht --json      # again later: only what changed
 
 The first run of a filter set fetches everything it matches (or from --since); later runs fetch
-what changed since (the cursor is kept in the index). An interrupted run resumes where it stopped."""
+what changed since (the cursor is kept in the index). An interrupted run resumes where it stopped.
+The same as an admin job over HTTP: POST /admin/harvest (see docs/harvest.md)."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -47,67 +47,45 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_harvest(settings: Settings, args: argparse.Namespace) -> str:
-    index = _index(settings, args.model)
+    """Harvest as a job of this process: holds the write lock, recorded like ingest and reindex."""
     query = HarvestQuery(tuple(args.municipality), args.subject, args.doc_type or "", args.since)
-    with _Progress(args.json) as progress:
-        report = harvest_cvdr(
-            index, query, args.endpoint, index.catalog, progress, rate=args.rate, retries=args.retries,
-            page_size=args.page_size, cache=commands.embedding_cache(settings),
-        )  # fmt: skip
-    output = json.dumps(report.as_dict(), ensure_ascii=False) if args.json else summary(report)
-    if not report.complete:
-        print(output)
-        raise SchuttingError(f"harvest incomplete: {report.error}")
-    return output
+    params = harvest_params(
+        query, args.endpoint, rate=args.rate, retries=args.retries, page_size=args.page_size,
+        model=args.model or "",
+    )  # fmt: skip
+    with ProgressBar("harvest", args.json) as bar:
+        try:
+            job, _ = run_in_foreground(settings, "harvest", params, bar)
+        except HarvestIncomplete as exc:
+            print(_output(exc.report.as_dict(), args.json))
+            raise
+    return _output(job.result, args.json)
 
 
-def _index(settings: Settings, model: str | None) -> Index:
-    index = open_live(settings.data_dir)
-    if index is None:
-        index = open_live(settings.data_dir, load_embedder(model or settings.model), create=True)
-    assert index is not None
-    if model and index.manifest.model_id != model:
-        index = Index.open(index.folder, load_embedder(model))  # raises IndexMismatch
-    return index
+def _output(result: dict[str, Any], as_json: bool) -> str:
+    return json.dumps(result, ensure_ascii=False) if as_json else summary(result)
 
 
-def summary(report: HarvestReport) -> str:
-    """What a person reads after a harvest."""
+def summary(result: dict[str, Any]) -> str:
+    """What a person reads after a harvest (``result`` is ``HarvestReport.as_dict()``)."""
+    counts = {
+        name: len(result[name]) for name in ("added", "updated", "skipped", "superseded", "ignored", "failed")
+    }
     lines = [
-        f"CVDR {report.query}",
-        f"  {report.seen} of {report.total} records: added {len(report.added)}, updated {len(report.updated)}, "
-        f"unchanged {len(report.skipped)}, superseded {len(report.superseded)}, "
-        f"not a municipality {len(report.ignored)}, failed {len(report.failed)}",
-        f"  {report.requests} requests ({report.retries} retries) in {report.seconds:.1f}s"
-        + (f", resumed at record {report.resumed_from}" if report.resumed_from else ""),
-        f"  next run: dcterms.modified>={report.cursor}" if report.cursor else "  next run: from the start",
+        f"CVDR {result['query']}",
+        f"  {result['seen']} of {result['total']} records: added {counts['added']}, updated {counts['updated']}, "
+        f"unchanged {counts['skipped']}, superseded {counts['superseded']}, "
+        f"not a municipality {counts['ignored']}, failed {counts['failed']}",
+        f"  {result['requests']} requests ({result['retries']} retries) in {result['seconds']:.1f}s"
+        + (f", resumed at record {result['resumed_from']}" if result["resumed_from"] else ""),
+        f"  next run: dcterms.modified>={result['cursor']}"
+        if result["cursor"]
+        else "  next run: from the start",
     ]
-    lines += [f"FAILED {doc_id}: {reason}" for doc_id, reason in report.failed]
-    if report.error:
-        lines.append(f"STOPPED: {report.error}")
+    lines += [f"FAILED {failure['id']}: {failure['reason']}" for failure in result["failed"]]
+    if result["error"]:
+        lines.append(f"STOPPED: {result['error']}")
     return "\n".join(lines)
-
-
-class _Progress:
-    """A tqdm bar on stderr (records handled of numberOfRecords), quiet when not a terminal."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet or not sys.stderr.isatty()
-        self.bar: Any = None
-
-    def __enter__(self) -> _Progress:
-        from tqdm import tqdm
-
-        self.bar = tqdm(unit="record", disable=self.quiet, file=sys.stderr, dynamic_ncols=True)
-        return self
-
-    def __call__(self, report: HarvestReport, identifier: str) -> None:
-        self.bar.total = report.total or None
-        self.bar.update(report.seen - self.bar.n)
-        self.bar.set_postfix_str(f"+{len(report.added)} ~{len(report.updated)} {identifier}", refresh=False)
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.close()
 
 
 commands.EXTRA_COMMANDS["harvest"] = add_arguments

@@ -16,12 +16,14 @@ from typing import Any, Protocol
 
 from api.jobs import Job, JobStore
 from ingest.embedding import EmbeddingCache
-from ingest.pipeline import IngestOptions, IngestReport
-from ingest.reindex import ReindexFailed, ingest_batch, reindex
+from ingest.harvest import HarvestReport, harvest_cvdr
+from ingest.pipeline import IngestOptions, IngestReport, ingest_paths
+from ingest.reindex import ReindexFailed, reindex
 from ingest.sources import Defaults, ReadOptions, discover
+from ingest.sru import DEFAULT_ENDPOINT, HarvestQuery, build_cql
 from search.config import Settings
 from search.embedders import load_embedder
-from search.errors import IndexMismatch, SchuttingError
+from search.errors import IndexMismatch, InvalidInput, SchuttingError
 from search.generations import open_live
 from search.index import Index
 from search.locking import WriterLock
@@ -45,6 +47,7 @@ class JobProgress:
         self.job_id = job_id
         self.display = display
         self.report = IngestReport()
+        self.result: dict[str, Any] = {}  # what the runner reports beyond the counts, kept in the record
         self._saved_failures = 0
         self._saved_at = 0.0
 
@@ -72,7 +75,7 @@ def run_ingest(settings: Settings, params: dict[str, Any], progress: JobProgress
     index = ingest_target(settings, str(params.get("model") or ""))
     cache = EmbeddingCache(settings.data_dir / "embedding-cache.sqlite")
     try:
-        return ingest_batch(index, paths, ingest_options(params), cache, progress)
+        return ingest_paths(index, paths, ingest_options(params), cache, progress)
     finally:
         index.close()
         cache.close()
@@ -90,10 +93,84 @@ def run_reindex(settings: Settings, params: dict[str, Any], progress: JobProgres
         cache.close()
 
 
+class HarvestIncomplete(SchuttingError):
+    """A harvest stopped early (network trouble, Ctrl-C); running it again resumes where it stopped."""
+
+    def __init__(self, report: HarvestReport) -> None:
+        super().__init__(f"harvest incomplete: {report.error}")
+        self.report = report
+
+
+def run_harvest(settings: Settings, params: dict[str, Any], progress: JobProgress) -> IngestReport:
+    """Harvest CVDR (``ingest.harvest``); the job counts records: added, updated, unchanged, failed."""
+    index = ingest_target(settings, str(params.get("model") or ""))
+    cache = EmbeddingCache(settings.data_dir / "embedding-cache.sqlite")
+    try:
+        report = harvest_cvdr(
+            index, harvest_query(params), params.get("endpoint") or DEFAULT_ENDPOINT, index.catalog,
+            HarvestProgress(progress), rate=float(params.get("rate", 1.0)),
+            retries=int(params.get("retries", 4)), page_size=int(params.get("page_size", 100)), cache=cache,
+        )  # fmt: skip
+    finally:
+        index.close()
+        cache.close()
+    progress.report, progress.result = harvested(report), report.as_dict()
+    if not report.complete:
+        raise HarvestIncomplete(report)
+    return progress.report
+
+
 JOB_KINDS: dict[str, Callable[[Settings, dict[str, Any], JobProgress], IngestReport]] = {
     "ingest": run_ingest,
     "reindex": run_reindex,
+    "harvest": run_harvest,
 }
+
+
+class HarvestProgress:
+    """A harvest's progress callback feeding a job's: records handled of CVDR's numberOfRecords."""
+
+    def __init__(self, job: JobProgress) -> None:
+        self.job = job
+        self.total: int | None = None
+
+    def __call__(self, report: HarvestReport, identifier: str) -> None:
+        if report.total != self.total:
+            self.total = report.total
+            self.job.set_total(report.total)
+        self.job(harvested(report), identifier)
+
+
+def harvested(report: HarvestReport) -> IngestReport:
+    """A harvest in a job's counts: updated records are replaced documents; records not of a
+    municipality count as skipped (their reasons, the cursor and the rest are in the job's result)."""
+    skipped = [*report.skipped, *(doc_id for doc_id, _ in report.ignored)]
+    return IngestReport(added=report.added, replaced=report.updated, skipped=skipped, failed=report.failed,
+                        seconds=report.seconds)  # fmt: skip
+
+
+def harvest_params(
+    query: HarvestQuery, endpoint: str = DEFAULT_ENDPOINT, *, rate: float = 1.0, retries: int = 4,
+    page_size: int = 100, model: str = "",
+) -> dict[str, Any]:  # fmt: skip
+    """A harvest job's parameters, checked before any job is recorded (InvalidInput when wrong)."""
+    build_cql(query, query.since)  # unknown municipality, bad type or date, no filter at all
+    if not endpoint.startswith(("http://", "https://")):
+        raise InvalidInput(f"the endpoint must be an http(s) URL, got {endpoint!r}")
+    if not rate > 0 or retries < 0 or not 1 <= page_size <= 1000:
+        raise InvalidInput(
+            f"need rate > 0, retries >= 0 and a page size of 1 to 1000; got {rate}, {retries}, {page_size}"
+        )
+    return {
+        "municipalities": list(query.municipalities), "subject": query.subject, "doc_type": query.doc_type,
+        "since": query.since, "endpoint": endpoint, "rate": rate, "retries": retries,
+        "page_size": page_size, "model": model,
+    }  # fmt: skip
+
+
+def harvest_query(params: dict[str, Any]) -> HarvestQuery:
+    fields = (str(params.get(name) or "") for name in ("subject", "doc_type", "since"))
+    return HarvestQuery(tuple(params.get("municipalities") or ()), *fields)
 
 
 def ingest_options(params: dict[str, Any]) -> IngestOptions:
@@ -156,12 +233,12 @@ def execute(settings: Settings, store: JobStore, job_id: int, display: Display |
     try:
         report = JOB_KINDS[job.kind](settings, job.params, progress)
     except ReindexFailed as exc:
-        store.finish(job_id, exc.report, error=str(exc))
+        store.finish(job_id, exc.report, error=str(exc), result=progress.result)
         raise
     except BaseException as exc:
-        store.finish(job_id, progress.report, error=_describe(exc))
+        store.finish(job_id, progress.report, error=_describe(exc), result=progress.result)
         raise
-    store.finish(job_id, report)
+    store.finish(job_id, report, result=progress.result)
     return report
 
 

@@ -1,9 +1,10 @@
-"""Admin jobs (ingest, reindex): their persistent records in ``data_dir/jobs.sqlite``.
+"""Admin jobs (ingest, reindex, harvest): their persistent records in ``data_dir/jobs.sqlite``.
 
 Life of a job: a writer takes the write lock and records the job ``queued``; the web app's
 runner thread (or the CLI itself) moves it to ``running``, then ``done`` or ``failed``. Counts,
 the current document and every per-document failure are written as it goes, so
-``GET /admin/jobs/{id}`` and ``schutting jobs ID`` show them live. A job whose process died
+``GET /admin/jobs/{id}`` and ``schutting jobs ID`` show them live; ``result`` keeps what a kind
+reports beyond the counts (a harvest: its cursor, superseded versions, ...). A job whose process died
 (kill -9, power loss) is marked ``failed`` ("interrupted") when jobs are listed or the next
 writer starts. Rerunning is safe: ingest skips what is already indexed, and a reindex starts
 over beside the live generation, which a crash never touches. ``api.job_runs`` runs them.
@@ -24,8 +25,9 @@ from typing import Any
 from ingest.pipeline import IngestReport
 from search.config import Settings
 from search.errors import SchuttingError
+from search.locking import other_process_alive
 
-KINDS = ("ingest", "reindex")
+KINDS = ("ingest", "reindex", "harvest")
 UNFINISHED = ("queued", "running")
 
 SCHEMA = """
@@ -46,7 +48,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     created_at TEXT NOT NULL,
     started_at TEXT,
     finished_at TEXT,
-    rerun_of INTEGER
+    rerun_of INTEGER,
+    added INTEGER NOT NULL DEFAULT 0,
+    updated INTEGER NOT NULL DEFAULT 0,
+    result TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS job_errors (
     job_id INTEGER NOT NULL REFERENCES jobs(id),
@@ -55,6 +60,11 @@ CREATE TABLE IF NOT EXISTS job_errors (
 );
 CREATE INDEX IF NOT EXISTS job_errors_job ON job_errors(job_id);
 """
+ADDED_COLUMNS = {  # columns newer than the first jobs.sqlite files: added to those when opened
+    "added": "INTEGER NOT NULL DEFAULT 0",
+    "updated": "INTEGER NOT NULL DEFAULT 0",
+    "result": "TEXT NOT NULL DEFAULT '{}'",
+}
 
 
 class JobNotFound(SchuttingError):
@@ -69,7 +79,7 @@ class Job:
     params: dict[str, Any]
     pid: int | None
     total: int | None  # documents expected; None until counted
-    done: int  # added or replaced
+    done: int  # added + updated
     failed: int
     skipped: int  # unchanged
     removed: int  # source gone from a synced folder
@@ -80,6 +90,9 @@ class Job:
     started_at: str | None
     finished_at: str | None
     rerun_of: int | None
+    added: int  # documents new to the index
+    updated: int  # documents replaced by a changed version
+    result: dict[str, Any]  # the kind's own report when it ended; {} for ingest and reindex
 
     @property
     def processed(self) -> int:
@@ -114,6 +127,7 @@ class JobStore:
         with self._db() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            _add_columns(db)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> JobStore:
@@ -158,8 +172,10 @@ class JobStore:
                 [(job_id, source, reason) for source, reason in new_failures],
             )
 
-    def finish(self, job_id: int, report: IngestReport, error: str = "") -> None:
-        """Final counts and the complete list of failures; ``failed`` when error is given."""
+    def finish(
+        self, job_id: int, report: IngestReport, error: str = "", result: dict[str, Any] | None = None
+    ) -> None:
+        """Final counts, the complete list of failures and the result; ``failed`` when error is given."""
         with self._db() as db:
             _write_counts(db, job_id, report, "")
             db.execute("DELETE FROM job_errors WHERE job_id = ?", (job_id,))
@@ -168,9 +184,10 @@ class JobStore:
                 [(job_id, source, reason) for source, reason in report.failed],
             )
             db.execute(
-                "UPDATE jobs SET state = ?, error = ?, finished_at = ? WHERE id = ?",
-                ("failed" if error else "done", error, _now(), job_id),
-            )
+                "UPDATE jobs SET state = ?, error = ?, finished_at = ?, result = ? WHERE id = ?",
+                ("failed" if error else "done", error, _now(), json.dumps(result or {}, ensure_ascii=False),
+                 job_id),
+            )  # fmt: skip
 
     def get(self, job_id: int) -> Job:
         with self._db() as db:
@@ -219,21 +236,35 @@ class JobStore:
 
 _COLUMNS = (
     "id, kind, state, params, pid, total, done, failed, skipped, removed, chunks, current, error, "
-    "created_at, started_at, finished_at, rerun_of"
+    "created_at, started_at, finished_at, rerun_of, added, updated, result"
 )
 
 
 def _job(row: tuple[Any, ...]) -> Job:
     values = list(row)
     values[3] = json.loads(values[3] or "{}")
+    values[-1] = json.loads(values[-1] or "{}")
     return Job(*values)
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Bring a jobs table made by an earlier version up to date (another process may race us)."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+    for name, declaration in ADDED_COLUMNS.items():
+        if name not in present:
+            try:
+                db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {declaration}")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):
+                    raise
 
 
 def _write_counts(db: sqlite3.Connection, job_id: int, report: IngestReport, current: str) -> None:
     db.execute(
-        "UPDATE jobs SET done = ?, failed = ?, skipped = ?, removed = ?, chunks = ?, current = ? WHERE id = ?",
-        (report.done, len(report.failed), len(report.skipped), len(report.removed), report.chunks, current,
-         job_id),
+        "UPDATE jobs SET done = ?, added = ?, updated = ?, failed = ?, skipped = ?, removed = ?, chunks = ?, "
+        "current = ? WHERE id = ?",
+        (report.done, len(report.added), len(report.replaced), len(report.failed), len(report.skipped),
+         len(report.removed), report.chunks, current, job_id),
     )  # fmt: skip
 
 
@@ -245,12 +276,4 @@ def _alive_elsewhere(pid: int | None) -> bool:
     """True when another process with this pid runs; a job of this process not in ``active`` is dead."""
     if pid is None:
         return True  # queued, not started: the job submitter is alive if its lock is
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return other_process_alive(pid)

@@ -12,7 +12,7 @@ import numpy as np
 from ingest.chunking import chunk
 from ingest.embedding import EmbeddingCache, embed_passages, passage_text
 from ingest.sources import Defaults, ReadOptions, discover, read_source
-from search.errors import UnreadableDocument
+from search.errors import SchuttingError, UnreadableDocument
 from search.index import Index
 from search.types import Chunk, Document
 
@@ -66,23 +66,35 @@ def ingest_paths(
     """Read, chunk, embed and index every document under paths."""
     report = IngestReport()
     started = time.monotonic()
-    files = list(discover(paths))
-    documents = _documents(files, options, report)
+    documents = _readable(discover(paths), options, report, progress)
     ingest_documents(index, documents, options, cache, progress, report)
     if options.sync:
-        _sync(index, paths, report)
+        sync_folders(index, paths, report)
     index.flush()
     report.seconds = time.monotonic() - started
     return report
 
 
-def _documents(files: Iterable[Path], options: IngestOptions, report: IngestReport) -> Iterator[Document]:
+def _readable(
+    files: Iterable[Path], options: IngestOptions, report: IngestReport, progress: Progress | None
+) -> Iterator[Document]:
     for path in files:
-        for item in read_source(path, options.defaults, options.read):
+        for item in _read_guarded(path, options):
             if isinstance(item, UnreadableDocument):
                 report.failed.append((item.source, item.reason))
+                _notify(progress, report, item.source)
             else:
                 yield item
+
+
+def _read_guarded(path: Path, options: IngestOptions) -> Iterator[Document | UnreadableDocument]:
+    """read_source, with the errors it lets through (reader bugs) turned into reasons."""
+    try:
+        yield from read_source(path, options.defaults, options.read)
+    except SchuttingError as exc:
+        yield UnreadableDocument(str(path), str(exc).removeprefix(f"{path}: "))
+    except Exception as exc:  # a reader bug must cost one document, not the batch
+        yield UnreadableDocument(str(path), f"unexpected error while reading: {type(exc).__name__}: {exc}")
 
 
 def ingest_documents(
@@ -141,7 +153,7 @@ def _notify(progress: Progress | None, report: IngestReport, source: str) -> Non
         progress(report, source)
 
 
-def _sync(index: Index, paths: Sequence[Path], report: IngestReport) -> None:
+def sync_folders(index: Index, paths: Sequence[Path], report: IngestReport) -> None:
     """Documents whose source file under a synced folder no longer exists leave every index."""
     folders = [p.resolve() for p in paths if p.is_dir()]
     gone = []

@@ -1,12 +1,9 @@
-"""Batch writes for admin jobs: rebuild every document into a new generation, and batch ingest.
+"""Rebuild every document into a new index generation (after a model change, or to compact).
 
 ``reindex`` re-chunks and re-embeds every document of the live generation into a new one
 (marked ``BUILDING`` while it grows), then makes it live with one atomic rename. Searches keep
 answering from the old generation until the swap; a crash at any point leaves the live one
 untouched, and the abandoned half-built generation is removed by the next reindex.
-
-``ingest_batch`` is ``ingest_paths`` for jobs: every file that cannot be read is reported with
-its reason (also files over the size or page limit, and reader bugs), and the batch goes on.
 """
 
 from __future__ import annotations
@@ -15,18 +12,16 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
-from ingest import pipeline
 from ingest.embedding import EmbeddingCache
 from ingest.pipeline import IngestOptions, IngestReport, Progress, ingest_documents
-from ingest.sources import discover, read_source
 from search.embedders import load_embedder
-from search.errors import SchuttingError, UnreadableDocument
+from search.errors import SchuttingError
 from search.generations import activate, current_name, generations_dir, new_generation, open_live
 from search.index import Index
-from search.locking import writing
+from search.locking import other_process_alive, writing
 from search.types import Document
 
 BUILDING = "BUILDING"  # marker file of a generation being built (see search.generations)
@@ -140,57 +135,4 @@ def _builder_alive(marker: Path) -> bool:
         pid = int(marker.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return False
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-# -- batch ingest ------------------------------------------------------------------------
-
-
-def ingest_batch(
-    index: Index,
-    paths: Sequence[Path],
-    options: IngestOptions = IngestOptions(),
-    cache: EmbeddingCache | None = None,
-    progress: Progress | None = None,
-) -> IngestReport:
-    """Read, chunk, embed and index every document under paths; each failure is reported, none stops it."""
-    report = IngestReport()
-    started = time.monotonic()
-    documents = _readable(discover(paths), options, report, progress)
-    ingest_documents(index, documents, options, cache, progress, report)
-    if options.sync:
-        pipeline._sync(index, paths, report)
-    index.flush()
-    report.seconds = time.monotonic() - started
-    return report
-
-
-def _readable(
-    files: Iterable[Path], options: IngestOptions, report: IngestReport, progress: Progress | None
-) -> Iterator[Document]:
-    for path in files:
-        for item in _read_guarded(path, options):
-            if isinstance(item, UnreadableDocument):
-                report.failed.append((item.source, item.reason))
-                if progress is not None:
-                    progress(report, item.source)
-            else:
-                yield item
-
-
-def _read_guarded(path: Path, options: IngestOptions) -> Iterator[Document | UnreadableDocument]:
-    """read_source, with the errors it lets through (TooLarge, reader bugs) turned into reasons."""
-    try:
-        yield from read_source(path, options.defaults, options.read)
-    except SchuttingError as exc:
-        yield UnreadableDocument(str(path), str(exc).removeprefix(f"{path}: "))
-    except Exception as exc:  # a reader bug must cost one document, not the batch
-        yield UnreadableDocument(str(path), f"unexpected error while reading: {type(exc).__name__}: {exc}")
+    return other_process_alive(pid)

@@ -108,3 +108,16 @@ def writing(data_dir: Path, holder: str) -> Iterator[None]:
         return
     with WriterLock(data_dir, holder):
         yield
+
+
+def other_process_alive(pid: int) -> bool:
+    """Whether a process with this pid runs and is not this one (for records left by a crash)."""
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
