@@ -14,6 +14,9 @@ from search.types import Filters, Hit, Result
 
 MODES = ("hybrid", "dense", "lexical")
 DEFAULT_MODE = "hybrid"
+# Reciprocal rank fusion weights (dense, lexical), tuned on vac-questions dev (nDCG@10):
+# equal weights 0.965, dense x2 0.969, dense x3 0.971; dense alone 0.960, BM25 alone 0.936.
+QUESTION_WEIGHTS = (3.0, 1.0)
 MAX_K = 100
 
 
@@ -51,7 +54,7 @@ def search(
                 rankings.append(index.store.search(vector, depth, allowed))
             if mode in ("lexical", "hybrid"):
                 rankings.append(index.lexical.search(query, depth, allowed))
-        fused = rankings[0] if len(rankings) == 1 else reciprocal_rank_fusion(rankings)
+        fused = rankings[0] if len(rankings) == 1 else reciprocal_rank_fusion(rankings, QUESTION_WEIGHTS)
         groups = _groups(index, fused)
         exhausted = all(len(r) < depth for r in rankings)
         if len(groups) >= k or exhausted or depth >= index.store.count():
