@@ -273,6 +273,23 @@ class Catalog:
         sql = f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {where}"
         return np.asarray([r[0] for r in self._db.execute(sql, args)], dtype=np.int64)
 
+    def filtered_doc_ids(self, filters: Filters) -> set[str] | None:
+        """Document ids that pass the filters, or None when nothing is filtered."""
+        where, args = _where(filters)
+        if not where or (where == "d.is_current = 1" and not self._has_superseded()):
+            return None
+        return {r[0] for r in self._db.execute(f"SELECT d.id FROM documents d WHERE {where}", args)}
+
+    def leading_vectors(self, first_n: int, dim: int) -> tuple[list[str], np.ndarray]:
+        """Per document, the vectors of its first n chunks: (doc id per row, matrix)."""
+        rows = self._db.execute(
+            "SELECT doc_id, vector FROM chunks WHERE ordinal < ? ORDER BY doc_id, ordinal", (first_n,)
+        ).fetchall()
+        if not rows:
+            return [], np.zeros((0, dim), dtype=np.float32)
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+        return [r[0] for r in rows], vectors.copy()
+
     def _has_superseded(self) -> bool:
         return self._db.execute("SELECT 1 FROM documents WHERE is_current = 0 LIMIT 1").fetchone() is not None
 

@@ -19,6 +19,7 @@ from search.catalog import Catalog
 from search.embedders import Embedder
 from search.errors import IndexMismatch
 from search.lexical import LexicalIndex
+from search.profiles import LEADING_CHUNKS, Profiles
 from search.store import STORES, FaissStore, VectorStore
 from search.types import Chunk, Document
 
@@ -56,6 +57,7 @@ class Index:
         self._lexical_revision = -1
         self.store: VectorStore = STORES[manifest.store](manifest.dim)
         self.lexical = LexicalIndex.build([], [])
+        self._profiles: tuple[int, Profiles] | None = None
         self.refresh()
 
     @classmethod
@@ -115,6 +117,14 @@ class Index:
                     lexical.save(self.folder / "lexical", revision)
                 self.lexical = lexical
                 self._lexical_revision = saved if saved is not None else revision
+
+    def profiles(self) -> Profiles:
+        """Per-document profiles for find-similar (search/profiles.py), rebuilt after writes."""
+        with self._lock:
+            if self._profiles is None or self._profiles[0] != self._revision:
+                ids, vectors = self.catalog.leading_vectors(LEADING_CHUNKS, self.manifest.dim)
+                self._profiles = (self._revision, Profiles.build(ids, vectors))
+            return self._profiles[1]
 
     def _load_vectors(self, revision: int) -> VectorStore:
         path, stamp = self.folder / "vectors.faiss", self.folder / "vectors.rev"
