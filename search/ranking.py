@@ -55,7 +55,7 @@ def snippet(text: str, stems: set[str], width: int = 320) -> str:
     hits = [w for w, s in zip(words, stemmed, strict=True) if s in stems]
     start = 0
     if hits and len(text) > width:
-        best = max(hits, key=lambda h: sum(1 for o in hits if 0 <= o.start() - h.start() < width))
+        best = hits[_densest_window([h.start() for h in hits], width)]
         start = max(0, best.start() - width // 5)
         start = text.rfind(" ", 0, start) + 1 if start else 0
     end = min(len(text), start + width)
@@ -74,3 +74,15 @@ def snippet(text: str, stems: set[str], width: int = 320) -> str:
     prefix = "… " if start > 0 else ""
     suffix = " …" if end < len(text) else ""
     return prefix + "".join(out).strip() + suffix
+
+
+def _densest_window(positions: list[int], width: int) -> int:
+    """Index of the sorted position that starts the window of `width` holding the most positions."""
+    best, best_count, end = 0, 0, 0
+    for i, start in enumerate(positions):
+        end = max(end, i)
+        while end < len(positions) and positions[end] - start < width:
+            end += 1
+        if end - i > best_count:
+            best, best_count = i, end - i
+    return best
