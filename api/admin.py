@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from api.admin_uploads import save_uploads
+from api.document_upload import install_document_upload
 from api.job_runs import JobRunner, harvest_params
 from api.jobs import Job, JobNotFound, JobStore
 from ingest.sru import DEFAULT_ENDPOINT, HarvestQuery
@@ -157,9 +158,9 @@ def install_admin(app: FastAPI, settings: Settings) -> None:
     app.state.admin = admin
     for kind in MELDINGEN:
         app.add_exception_handler(kind, _answer)
-    app.include_router(
-        _routes(admin), prefix="/admin", tags=["admin"], dependencies=[Depends(_token_check(settings))]
-    )
+    require_admin = _token_check(settings)
+    app.include_router(_routes(admin), prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+    install_document_upload(app, settings, require_admin)
 
 
 async def _answer(request: Request, exc: Exception) -> JSONResponse:

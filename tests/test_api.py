@@ -84,3 +84,37 @@ def test_empty_data_dir_answers_503(tmp_path: Path) -> None:
         assert c.get("/health").json()["status"] == "empty"
         r = c.get("/search", params={"q": "bijstand"})
         assert r.status_code == 503 and "geen documenten" in r.json()["melding"]
+
+
+def test_post_documents_needs_the_admin_token_and_indexes_at_once(regulations: Index) -> None:
+    data_dir = regulations.folder.parent.parent
+    settings = Settings(data_dir=data_dir, model="use-multilingual", admin_token="geheim")
+    pdf = shared_path("pdf", "besluitenlijst_bw_vergadering_9_juli_2024.pdf")
+    form = {"municipality": "Wassenaar", "type": "besluitenlijst", "date": "2024-07-09"}
+    with TestClient(create_app(settings)) as c:
+        with pdf.open("rb") as f:
+            assert (
+                c.post("/documents", files={"file": (pdf.name, f, "application/pdf")}, data=form).status_code
+                == 401
+            )
+        headers = {"Authorization": "Bearer geheim"}
+        with pdf.open("rb") as f:
+            r = c.post(
+                "/documents", files={"file": (pdf.name, f, "application/pdf")}, data=form, headers=headers
+            )
+        assert r.status_code == 201, r.text
+        doc_id = r.json()["id"]
+        doc = c.get(f"/documents/{doc_id}").json()
+        assert (doc["municipality"], doc["type"], doc["date"]) == (
+            "Wassenaar",
+            "besluitenlijst",
+            "2024-07-09",
+        )
+        hits = c.get("/search", params={"q": "besluitenlijst", "municipality": "Wassenaar"}).json()["results"]
+        assert [h["id"] for h in hits] == [doc_id]
+        broken = b"%PDF-1.7\n" + b"garbage" * 100
+        r = c.post(
+            "/documents", files={"file": ("kapot.pdf", broken, "application/pdf")}, data=form, headers=headers
+        )
+        assert r.status_code == 422 and "kapot.pdf" in r.json()["detail"]
+        assert c.get("/health").json()["documents"] == 17
