@@ -58,28 +58,6 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> str:
         index.close()
 
 
-class _progress_bar:
-    """tqdm on stderr: documents done, chunks/s and the current file."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet or not sys.stderr.isatty()
-        self.bar: Any = None
-
-    def __enter__(self) -> Callable[[IngestReport, str], None]:
-        from tqdm import tqdm
-
-        self.bar = tqdm(unit="doc", disable=self.quiet, file=sys.stderr, dynamic_ncols=True)
-        return self.update
-
-    def update(self, report: IngestReport, source: str) -> None:
-        total = report.done + len(report.skipped) + len(report.failed)
-        self.bar.update(total - self.bar.n)
-        self.bar.set_postfix_str(f"{report.chunks} chunks {Path(source).name[:40]}", refresh=False)
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.close()
-
-
 def _ingest_text(report: IngestReport, index: Index) -> str:
     lines = [
         f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.skipped)}, "
