@@ -20,7 +20,7 @@ from tests.conftest import FAST_MODEL, REPO, SHARED, shared_path
 def run(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SCHUTTING_DATA_DIR": str(data_dir), "SCHUTTING_MODEL": FAST_MODEL}
     proc = subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, env=env,
-                          cwd=REPO, timeout=300)  # fmt: skip
+                          cwd=REPO, timeout=900)  # fmt: skip
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}: {proc.stderr}{proc.stdout}")
     return proc
