@@ -6,6 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from ingest.pipeline import IngestOptions, ingest_paths
 from ingest.sources import Defaults, ReadOptions
 from search.index import Index
@@ -99,3 +101,25 @@ def test_sync_removes_documents_whose_file_left_the_folder(empty_index: Index, t
         empty_index.catalog.chunks_by_id([c])[c][0] != report.removed[0]
         for c, _ in empty_index.lexical.search("april", 50)
     )
+
+
+def test_ocr_makes_scanned_and_broken_font_pdfs_findable(empty_index: Index, tmp_path: Path) -> None:
+    from ingest.ocr import tesseract_available
+    from search.retrieval import search
+
+    if not tesseract_available("nld"):
+        pytest.skip("tesseract with Dutch language data not installed")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(shared_path("pdf", "Jaarstukken_2021.pdf"), folder / "Jaarstukken_2021.pdf")
+    shutil.copy(shared_path("pdf", "jaarrekening-2019-wassenaar.pdf"), folder / "jaarrekening-2019.pdf")
+    options = IngestOptions(defaults=Defaults(municipality="Wassenaar"), read=ReadOptions(ocr_page_limit=2))
+    report = ingest_paths(empty_index, [folder], options)
+    assert len(report.added) == 2, report.failed
+    for doc_id in report.added:
+        assert empty_index.catalog.load_document(doc_id).extra["ocr_pages"]  # type: ignore[union-attr]
+    # Words that exist only as pixels (poster) or behind glyph ids (jaarrekening):
+    poster = search(empty_index, "onderwijshuisvesting", k=1, mode="lexical")[0]
+    assert poster.document.id == "GM0629-jaarstukken-2021" and "<mark>" in poster.hits[0].snippet
+    colofon = search(empty_index, "colofon", k=1, mode="lexical")[0]
+    assert colofon.document.id == "GM0629-jaarrekening-2019" and colofon.hits[0].page == 2
