@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -12,18 +11,14 @@ from fastapi.testclient import TestClient
 from pypdf import PdfWriter
 
 from api.app import create_app
-from api.job_runs import run_in_foreground
 from api.jobs import JobStore
 from search.config import Settings
 from search.generations import open_live
 from search.retrieval import MODES, search
+from tests.admin_support import AUTH, CORPUS, TOKEN, build_besluiten_index, wait_for_job
 
-REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpus" / "pdf"
 MEETINGS = ("11_oktober_2023", "9_augustus_2022", "7_januari_2025")
 EXTRA = "besluitenlijst_bw_vergadering_7_juni_2022.pdf"
-TOKEN = "test-admin-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 MAX_BYTES = 400_000
 MAX_PAGES = 5
 
@@ -44,30 +39,13 @@ def doc_id(day: str) -> str:
 @pytest.fixture(scope="module")
 def base_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("admin")
-    folder = root / "stukken"
-    folder.mkdir()
-    for day in MEETINGS:
-        shutil.copy(CORPUS / f"besluitenlijst_bw_vergadering_{day}.pdf", folder)
-    params = {"paths": [str(folder)], "municipality": "Wassenaar", "ocr": False}
-    _, report = run_in_foreground(settings_for(root / "data"), "ingest", params)
-    assert (len(report.added), report.failed) == (len(MEETINGS), [])
-    return root / "data"
+    return build_besluiten_index(root, MEETINGS, settings_for(root / "data"))
 
 
 @pytest.fixture
 def data_dir(base_index: Path, tmp_path: Path) -> Path:
     shutil.copytree(base_index, tmp_path / "data", ignore=shutil.ignore_patterns("jobs.sqlite*"))
     return tmp_path / "data"
-
-
-def wait_for_job(client: TestClient, job_id: int, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/admin/jobs/{job_id}", headers=AUTH).json()
-        if job["state"] in ("done", "failed"):
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish")
 
 
 def jobs_recorded(data_dir: Path) -> int:

@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from ingest.ocr import tesseract_available
 from search.config import Settings
 from search.generations import open_live
 from search.retrieval import search
+from tests.admin_support import wait_for_job
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus" / "pdf"
@@ -137,14 +137,7 @@ def settings_for(data_dir: Path, **overrides: Any) -> Settings:
 def run_job(client: TestClient, body: dict[str, object], timeout: float = 120) -> dict:
     answer = client.post("/admin/ingest", json=body, headers=AUTH)
     assert answer.status_code == 202, answer.text
-    job_id = answer.json()["id"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/admin/jobs/{job_id}", headers=AUTH).json()
-        if job["state"] in ("done", "failed"):
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish: {job}")
+    return wait_for_job(client, answer.json()["id"], timeout)
 
 
 def test_admin_job_reports_every_bad_document_and_indexes_the_good_ones(tmp_path):

@@ -17,12 +17,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.job_runs import run_in_foreground
 from ingest.reindex import BUILDING
 from search.config import Settings
 from search.generations import current_name, generations_dir, open_live
 from search.locking import WriterLock
 from search.retrieval import MODES, search
+from tests.admin_support import build_besluiten_index
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus" / "pdf"
@@ -42,15 +42,7 @@ def settings_for(data_dir: Path) -> Settings:
 def base_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir with five real besluitenlijsten, built once; tests work on copies."""
     root = tmp_path_factory.mktemp("reindex")
-    folder = root / "stukken"
-    folder.mkdir()
-    for day in MEETINGS:
-        name = f"besluitenlijst_bw_vergadering_{day}.pdf"
-        shutil.copy(CORPUS / name, folder / name)
-    params = {"paths": [str(folder)], "municipality": "Wassenaar", "ocr": False}
-    _, report = run_in_foreground(settings_for(root / "data"), "ingest", params)
-    assert (len(report.added), report.failed) == (len(MEETINGS), [])
-    return root / "data"
+    return build_besluiten_index(root, MEETINGS, settings_for(root / "data"))
 
 
 @pytest.fixture
