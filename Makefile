@@ -56,4 +56,4 @@ bench-quality: setup  ## nDCG@10, MRR@10, Recall@10/100, latency per set and mod
 	$(BIN)/python -m api.bench_quality --eval $(EVAL)
 
 clean:
-	rm -rf data/generations data/CURRENT data/*.sqlite* data/eval data/write.lock test-artifacts
+	rm -rf data/generations data/CURRENT data/*.sqlite* data/eval data/uploads data/write.lock test-artifacts

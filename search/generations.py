@@ -77,6 +77,7 @@ class LiveIndex:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self._index: Index | None = None
+        self._retired: Index | None = None  # the generation before the last swap, closed at the next
         self._lock = threading.Lock()
 
     def get(self) -> Index | None:
@@ -88,5 +89,7 @@ class LiveIndex:
             fresh = open_live(self.data_dir)
             if fresh is not None and embedder is not None and embedder.model_id == fresh.manifest.model_id:
                 fresh._embedder = embedder  # keep the loaded model across swaps
-            self._index = fresh
+            if self._retired is not None:
+                self._retired.close()  # a whole swap ago: no request still searches it
+            self._retired, self._index = self._index, fresh
             return fresh
