@@ -32,9 +32,7 @@ from ingest.sru import (
     parse_page,
     search_retrieve,
 )
-from search.embedders import Embedder, load_embedder
 from search.errors import InvalidInput
-from search.generations import open_live
 from search.index import Index
 from search.retrieval import search
 from search.types import Filters
@@ -120,21 +118,14 @@ def service() -> Iterator[Service]:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    return load_embedder("use-multilingual")
-
-
-@pytest.fixture(scope="session")
 def cache(tmp_path_factory: pytest.TempPathFactory) -> EmbeddingCache:
     return EmbeddingCache(tmp_path_factory.mktemp("embeddings") / "cache.sqlite")
 
 
 @pytest.fixture
-def index(tmp_path: Path, embedder: Embedder) -> Iterator[Index]:
-    index = open_live(tmp_path / "data", embedder, create=True)
-    assert index is not None
-    yield index
-    index.close()
+def index(empty_index: Index) -> Index:
+    """The shared empty index (conftest.py), under the name these tests use."""
+    return empty_index
 
 
 def harvest(index: Index, service: Service, cache: EmbeddingCache, **kwargs: Any) -> HarvestReport:
