@@ -17,6 +17,7 @@ from search.errors import DocumentNotFound
 from search.index import Index
 from search.profiles import LEADING_CHUNKS
 from search.ranking import query_stems, reciprocal_rank_fusion
+from search.results import check_request, document_groups, results
 from search.types import Filters, Result
 
 FEEDBACK_DOCS = 10  # neighbours whose profiles expand the query profile
@@ -57,9 +58,7 @@ def similar(
     passages: int = 2,
 ) -> list[Result]:
     """Documents like the query document, from other municipalities by default."""
-    from search.retrieval import _check, _groups, _results
-
-    _check(k, mode)
+    check_request(k, mode)
     index.refresh()
     own = (query.municipality_code,) if query.municipality_code else ()
     filters = replace(
@@ -76,13 +75,13 @@ def similar(
         allowed = index.catalog.filtered_chunk_ids(filters)
         with index.lock:
             hits = index.lexical.search(query.text[:LEXICAL_CHARS], 1000, allowed)
-        rankings.append([(d, s) for d, s, _ in _groups(index, hits)])
+        rankings.append([(d, s) for d, s, _ in document_groups(index, hits)])
         weights.append(DOCUMENT_WEIGHTS[1])
     ranked = _fuse(rankings, weights)[:k]
     best = _best_chunks(index, [d for d, _ in ranked], query.vectors, passages)
     groups = [(d, s, best.get(d, [])) for d, s in ranked]
     stems = query_stems(query.text[:LEXICAL_CHARS]) if query.text else set()
-    return _results(index, groups, stems, passages)
+    return results(index, groups, stems, passages)
 
 
 def _profile_ranking(index: Index, vectors: np.ndarray, allowed: set[str] | None) -> list[tuple[str, float]]:
