@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
-from fastapi.responses import JSONResponse
 
 from api.errors import install_error_handlers
 from api.queries import build_filters, result_dict
@@ -41,8 +40,6 @@ def create_app(settings: Settings) -> FastAPI:
     from api.admin import install_admin
 
     install_admin(app, settings)
-    for extend in EXTENSIONS:
-        extend(app, settings)
     return app
 
 
@@ -185,9 +182,3 @@ def _info_dict(info: Any) -> dict[str, Any]:
         "chunks": info.chunk_count,
         "metadata": info.extra,
     }
-
-
-# Other modules (admin jobs, web pages) add their routes here: f(app, settings).
-EXTENSIONS: list[Any] = []
-
-__all__ = ["JSONResponse", "create_app"]
