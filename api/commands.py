@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +70,11 @@ def _ingest_text(report: IngestReport, index: Index) -> str:
     return "\n".join(lines)
 
 
-def _filters_from(args: argparse.Namespace) -> Any:
+def _filters_from(args: argparse.Namespace, municipality: Sequence[str] | None = None) -> Any:
+    """Filters from the common options; `municipality` overrides --municipality when given."""
     return build_filters(
-        args.municipality, args.exclude_municipality, args.province, args.doc_type,
+        args.municipality if municipality is None else municipality, args.exclude_municipality,
+        args.province, args.doc_type,
         args.date_from, args.date_to, args.all_versions, args.valid_on, args.legal_basis,
     )  # fmt: skip
 
@@ -88,15 +90,14 @@ def cmd_similar(settings: Settings, args: argparse.Namespace) -> str:
     if bool(args.doc_id) == bool(args.file):
         raise SchuttingError("give either a document id or --file, not both or neither")
     index = live_index(settings)
-    filters = _filters_from(args)
     if args.file:
-        query = file_query(
-            index, args.file, settings, municipality=args.municipality[0] if args.municipality else ""
-        )
-        filters = build_filters((), args.exclude_municipality, args.province, args.doc_type, args.date_from,
-                                args.date_to, args.all_versions, args.valid_on, args.legal_basis)  # fmt: skip
+        # With --file, --municipality names the draft's own municipality (excluded), not a filter.
+        own = args.municipality[0] if args.municipality else ""
+        query = file_query(index, args.file, settings, municipality=own)
+        filters = _filters_from(args, municipality=())
     else:
         query = query_document(index, args.doc_id)
+        filters = _filters_from(args)
     if args.include_own:
         query = QueryDocument(query.text, query.vectors, "", query.doc_id)
     mode = args.mode or settings.search_mode
