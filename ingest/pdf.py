@@ -6,6 +6,7 @@ import hashlib
 import io
 import logging
 import re
+import threading
 import zlib
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError, PyPdfError
 
 from ingest.ocr import DEFAULT_DPI, ocr_missing, ocr_pdf_page
-from search.errors import SchuttingError, TooLarge, UnreadableDocument
+from ingest.pdf_title import choose_title
+from search.errors import OverLimit, SchuttingError, UnreadableDocument
 from search.types import Document, Section
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ _SIGNATURES = (
     (b"\x89PNG", "a PNG image"),
     (b"\xff\xd8\xff", "a JPEG image"),
 )
+_DAMAGE = re.compile(r"decompress|not defined|invalid|corrupt|unexpected|eof|error|could not|cannot", re.I)
 _GLYPH_ID = re.compile(r"/\d+|\(cid:\d+\)")
 _LEADER = re.compile(r"(?:\.\s?){3,}|…+|_{3,}")  # dot leaders in tables of contents are not garbage
 _LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl"}
@@ -42,10 +45,6 @@ _CHAR_MAP = str.maketrans({**_LIGATURES, "\xad": None, "\x00": None})  # soft hy
 _LOWER = "a-zà-öø-ÿ"
 _HYPHEN_BEFORE_CONJUNCTION = re.compile(r"(?<=\w)-\n(?=(?:en|of|tot|t/m)\b)")  # "organisatie- en uitvoering"
 _HYPHENATED_WORD = re.compile(rf"(?<=[{_LOWER}])-\n(?=[{_LOWER}])")  # "beleids-\nregel" -> "beleidsregel"
-_GENERIC_TITLES = frozenset(["naamloos", "untitled", "document", "titel", "title", "presentatie", "sjabloon"])
-_HEADING_LINES = 8  # a title is among the first lines of page 1
-_HEADING_MAX_CHARS = 100  # longer lines are body text
-_PAGE_MARKER = re.compile(r"(?:pagina|page|blz\.?)\s*\d+", re.IGNORECASE)
 _HYPHENATED_COMPOUND = re.compile(r"(?<=[^\W\d_])-\n(?=[A-Z])")  # "Leidschendam-\nVoorburg" keeps its hyphen
 
 
@@ -61,18 +60,28 @@ def read_pdf(
     """One Section per page with usable text ("p. 3"); pages without a usable text layer are OCR'd.
 
     `ocr_page_limit` caps how many pages are OCR'd (None: all). `Document.extra` records `pages` (total),
-    `ocr_pages` (pages whose text comes from OCR), `empty_pages` (no usable text, even after OCR) and
-    `pdf_title` (the metadata title, when there is one). Raises TooLarge over `max_bytes` or `max_pages`,
+    `ocr_pages` (pages whose text comes from OCR), `empty_pages` (no usable text, even after OCR),
+    `damaged_pages` (of those, the ones pypdf found damaged) and `pdf_title` (the metadata title, if any). Raises OverLimit (a TooLarge) over `max_bytes` or `max_pages`,
     UnreadableDocument for empty, non-PDF, damaged or encrypted files and when no page has usable text.
     """
     data = _read_checked(path, max_bytes)
     reader = _open_reader(path, data)
     total = len(reader.pages)
     if max_pages is not None and total > max_pages:
-        raise TooLarge(f"{path}: {total} pages, over the limit of {max_pages}; split it into smaller PDFs")
-    layer = {number: normalise_text(_page_text(path, reader, number)) for number in range(1, total + 1)}
+        raise OverLimit(
+            str(path),
+            f"{total:,} pages, over the limit of {max_pages:,} pages; split it into smaller PDFs",
+            limit="pages", value=total, maximum=max_pages,
+        )  # fmt: skip
+    layer, damage = _text_layer(path, reader, total)
     texts, ocr_pages, reason = _ocr_unusable(path, layer, ocr=ocr, limit=ocr_page_limit, lang=lang)
     sections = tuple(Section(label=f"p. {n}", text=t, page=n) for n, t in texts.items() if is_usable_text(t))
+    damaged = [n for n in damage if not is_usable_text(texts[n])]
+    if not sections and damaged:
+        where, what = page_ranges(damaged), damage[damaged[0]]
+        raise UnreadableDocument(
+            str(path), f"the PDF is damaged: {where} cannot be read ({what}); download or export it again"
+        )
     if not sections:
         raise UnreadableDocument(str(path), reason or "no page has readable text")
     metadata_title = _metadata_title(reader)
@@ -80,6 +89,7 @@ def read_pdf(
         "pages": total,
         "ocr_pages": ocr_pages,
         "empty_pages": [n for n, t in texts.items() if not is_usable_text(t)],
+        "damaged_pages": damaged,
     }
     if metadata_title:
         extra["pdf_title"] = metadata_title
@@ -119,61 +129,6 @@ def normalise_text(text: str) -> str:
     return text.strip()
 
 
-def choose_title(metadata_title: str, first_page: str, path: Path) -> str:
-    """The metadata title if informative and not contradicted by page 1, else page 1's first heading line,
-    else the metadata title, else the file name with spaces for underscores.
-
-    Metadata is often stale: Wassenaar's besluitenlijsten say "Vertrouwelijk" where the page says "Openbaar".
-    """
-    metadata = _clean_title(metadata_title)
-    heading = _first_heading(first_page)
-    informative = len(metadata.split()) >= 2 and metadata.casefold() not in _GENERIC_TITLES
-    if informative and (not heading or _words(metadata) <= _words(first_page)):
-        return metadata
-    if heading:
-        return _with_metadata_tail(heading, metadata)
-    return (metadata if informative else path.stem.replace("_", " ").strip()) or path.name
-
-
-def _with_metadata_tail(heading: str, metadata: str) -> str:
-    """The heading plus what the metadata title adds after the heading's last word (often a date)."""
-    words, meta = heading.casefold().split(), metadata.split()
-    folded = [word.casefold() for word in meta]
-    if not words or words[-1] not in folded:
-        return heading
-    cut = len(folded) - folded[::-1].index(words[-1])
-    tail = " ".join(meta[cut:])
-    return f"{heading} {tail}" if tail and 2 * len(set(words) & set(folded[:cut])) >= len(words) else heading
-
-
-def _clean_title(title: str) -> str:
-    """Strip what word processors add: "Microsoft Word - ", a file extension, a "(1)" copy number."""
-    title = re.sub(r"^Microsoft (?:Word|PowerPoint|Excel) - ", "", title.strip())
-    title = re.sub(r"\.(?:docx?|pdf|odt|rtf|pptx?|xlsx?)$", "", title, flags=re.IGNORECASE)
-    return re.sub(r"\s*\(\d+\)$", "", title).replace("_", " ").strip()
-
-
-def _first_heading(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return next((line.rstrip(":;,. ") for line in lines[:_HEADING_LINES] if _is_heading(line)), "")
-
-
-def _is_heading(line: str) -> bool:
-    """A title-like line: 2+ words, mostly letters, short, not "Pagina 3 van 120"."""
-    words = [w for w in line.split() if any(c.isalpha() for c in w)]
-    letters = sum(c.isalpha() for c in line)
-    return (
-        len(words) >= 2
-        and letters >= 0.6 * len(line.replace(" ", ""))
-        and len(line) <= _HEADING_MAX_CHARS
-        and not _PAGE_MARKER.match(line)
-    )
-
-
-def _words(text: str) -> set[str]:
-    return set(re.findall(r"\w+", text.casefold()))
-
-
 def _read_checked(path: Path, max_bytes: int | None) -> bytes:
     """The file's bytes, after the checks that need no parsing: exists, not empty, not too large, a PDF."""
     try:
@@ -181,9 +136,11 @@ def _read_checked(path: Path, max_bytes: int | None) -> bytes:
         if size == 0:
             raise UnreadableDocument(str(path), "the file is empty (0 bytes); upload the complete PDF again")
         if max_bytes is not None and size > max_bytes:
-            raise TooLarge(
-                f"{path}: {_size(size)}, over the limit of {_size(max_bytes)}; split it into smaller PDFs"
-            )
+            raise OverLimit(
+                str(path),
+                f"{_size(size)}, over the limit of {_size(max_bytes)}; split it into smaller PDFs",
+                limit="bytes", value=size, maximum=max_bytes,
+            )  # fmt: skip
         data = path.read_bytes()
     except FileNotFoundError as exc:
         raise UnreadableDocument(str(path), "the file does not exist") from exc
@@ -232,15 +189,47 @@ def _decrypt(path: Path, reader: PdfReader) -> None:
         raise UnreadableDocument(str(path), "encrypted; remove the password and upload again")
 
 
-def _page_text(path: Path, reader: PdfReader, number: int) -> str:
-    """The text layer of page `number` (1-based); "" when pypdf cannot read it, so the page goes to OCR."""
+class _DamageLog(logging.Handler):
+    """pypdf's warnings of damage in this thread: a stream that does not decompress, a missing object."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if threading.get_ident() == self.thread and _DAMAGE.search(message := record.getMessage()):
+            self.seen.append(message)
+
+
+def _text_layer(path: Path, reader: PdfReader, total: int) -> tuple[dict[int, str], dict[int, str]]:
+    """The text of every page, and for each page pypdf found damaged what it reported."""
+    layer: dict[int, str] = {}
+    damage: dict[int, str] = {}
+    handler, pypdf_log = _DamageLog(), logging.getLogger("pypdf")
+    pypdf_log.addHandler(handler)
     try:
-        return reader.pages[number - 1].extract_text() or ""
+        for number in range(1, total + 1):
+            handler.seen.clear()
+            text, problem = _page_text(path, reader, number)
+            layer[number] = normalise_text(text)
+            if problem or handler.seen:
+                damage[number] = problem or handler.seen[0]
+    finally:
+        pypdf_log.removeHandler(handler)
+    return layer, damage
+
+
+def _page_text(path: Path, reader: PdfReader, number: int) -> tuple[str, str]:
+    """The text layer of page `number` (1-based), and what went wrong ("" if nothing); a page pypdf
+    cannot read has no text, so it goes to OCR."""
+    try:
+        return reader.pages[number - 1].extract_text() or "", ""
     except DependencyError as exc:  # AES-128 passes the password check; decrypting the objects fails
         raise UnreadableDocument(str(path), AES_REASON) from exc
     except PARSE_ERRORS as exc:
         log.warning("page %d: cannot extract text (%s: %s)", number, type(exc).__name__, exc)
-        return ""
+        return "", f"{type(exc).__name__}: {exc}"
 
 
 def _ocr_unusable(
@@ -252,7 +241,7 @@ def _ocr_unusable(
     if not missing:
         return layer, [], ""
     kind = "no text layer" if all(not layer[n] for n in missing) else "no usable text layer"
-    where = f"{kind} on {_page_ranges(missing)}"
+    where = f"{kind} on {page_ranges(missing)}"
     if not ocr:
         return layer, [], f"{where}; OCR is switched off: turn it on to read scanned pages"
     unavailable = ocr_missing(lang)
@@ -280,7 +269,7 @@ def _ocr_page(path: Path, number: int, lang: str) -> str:
         return ""
 
 
-def _page_ranges(pages: list[int], most: int = 8) -> str:
+def page_ranges(pages: list[int], most: int = 8) -> str:
     """[1, 2, 3, 7] -> "pages 1-3, 7"; [4] -> "page 4"; long lists end in ", ..."."""
     ranges: list[list[int]] = []
     for page in pages:

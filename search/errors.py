@@ -45,3 +45,23 @@ class NotAuthorized(SchuttingError):
 
 class ModelUnavailable(SchuttingError):
     """The embedding model cannot be loaded offline."""
+
+
+class OverLimit(TooLarge):
+    """A document exceeds a configured limit; `limit` names which: "bytes", "pages" or "characters"."""
+
+    def __init__(self, source: str, reason: str, *, limit: str, value: int, maximum: int) -> None:
+        UnreadableDocument.__init__(self, source, reason)
+        self.limit, self.value, self.maximum = limit, value, maximum
+
+
+class OverBudget(UnreadableDocument):
+    """Reading a document took more time or memory than its budget: a pathological or hostile file."""
+
+
+class Overloaded(SchuttingError):
+    """Every reader is busy with other documents; try again after `retry_after` seconds (HTTP 429)."""
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
