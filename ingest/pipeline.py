@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from ingest.chunking import chunk
 from ingest.embedding import EmbeddingCache, embed_passages, passage_text
-from ingest.sources import Defaults, ReadOptions, discover, read_source
+from ingest.meldingen import melding
+from ingest.sandbox import Budget, read_isolated
+from ingest.sources import Defaults, ReadOptions, read_source, survey
 from search.errors import SchuttingError, UnreadableDocument
 from search.index import Index
 from search.types import Chunk, Document
@@ -24,6 +26,7 @@ class IngestReport:
     skipped: list[str] = field(default_factory=list)  # unchanged content
     removed: list[str] = field(default_factory=list)  # source gone from a synced folder
     failed: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (source, what): skipped files, lost pages
     chunks: int = 0
     seconds: float = 0.0
 
@@ -37,7 +40,8 @@ class IngestReport:
             "replaced": self.replaced,
             "skipped": self.skipped,
             "removed": self.removed,
-            "failed": [{"source": s, "reason": r} for s, r in self.failed],
+            "failed": [{"source": s, "reason": r, "melding": melding(r)} for s, r in self.failed],
+            "warnings": [{"source": s, "reason": r, "melding": melding(r)} for s, r in self.warnings],
             "chunks": self.chunks,
             "seconds": round(self.seconds, 2),
             "chunks_per_second": round(self.chunks / self.seconds, 2) if self.seconds else None,
@@ -54,6 +58,7 @@ class IngestOptions:
     batch_chunks: int = 64  # chunks embedded and written together
     force: bool = False  # re-embed even when the content hash is unchanged
     sync: bool = False  # remove documents whose source file left the given folders
+    budget: Budget | None = None  # read each file in a budgeted worker process (ingest.sandbox)
 
 
 def ingest_paths(
@@ -66,13 +71,22 @@ def ingest_paths(
     """Read, chunk, embed and index every document under paths."""
     report = IngestReport()
     started = time.monotonic()
-    documents = _readable(discover(paths), options, report, progress)
+    documents = _readable(_sources(survey(paths), report), options, report, progress)
     ingest_documents(index, documents, options, cache, progress, report)
     if options.sync:
         sync_folders(index, paths, report)
     index.flush()
     report.seconds = time.monotonic() - started
     return report
+
+
+def _sources(found: Iterable[Path | UnreadableDocument], report: IngestReport) -> Iterator[Path]:
+    """The files to read; every file a folder scan skips gets a warning line saying why."""
+    for item in found:
+        if isinstance(item, UnreadableDocument):
+            report.warnings.append((item.source, item.reason))
+        else:
+            yield item
 
 
 def _readable(
@@ -84,12 +98,29 @@ def _readable(
                 report.failed.append((item.source, item.reason))
                 _notify(progress, report, item.source)
             else:
+                if warning := damage_warning(item):
+                    report.warnings.append((item.source, warning))
                 yield item
 
 
+def damage_warning(doc: Document) -> str:
+    """What a PDF indexed with damaged pages lacks ("" when nothing)."""
+    damaged = doc.extra.get("damaged_pages") or []
+    if not damaged:
+        return ""
+    from ingest.pdf import page_ranges
+
+    verb = "is" if len(damaged) == 1 else "are"
+    return f"{page_ranges(damaged)} {verb} damaged and could not be read; the other pages are indexed"
+
+
 def _read_guarded(path: Path, options: IngestOptions) -> Iterator[Document | UnreadableDocument]:
-    """read_source, with the errors it lets through (reader bugs) turned into reasons."""
+    """read_source (in a worker process when there is a budget), with reader bugs turned into reasons."""
     try:
+        if options.budget is not None:
+            budget = replace(options.budget, queue_seconds=None)  # a batch waits for a reader, never fails
+            yield from read_isolated(path, options.defaults, options.read, budget)
+            return
         yield from read_source(path, options.defaults, options.read)
     except SchuttingError as exc:
         yield UnreadableDocument(str(path), str(exc).removeprefix(f"{path}: "))

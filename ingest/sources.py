@@ -7,6 +7,7 @@ else from a sidecar JSON next to the file (``name.pdf.json``), else from the cal
 from __future__ import annotations
 
 import json
+import os
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.municipalities import MunicipalityRegistry, load_municipalities
-from search.errors import UnreadableDocument
+from search.errors import OverLimit, UnreadableDocument
 from search.types import Document
 
 SUFFIXES = (".pdf", ".xml", ".yaml", ".yml", ".txt", ".md", ".jsonl")
@@ -39,25 +40,68 @@ class ReadOptions:
     ocr_page_limit: int | None = None
     max_pages: int | None = None
     max_bytes: int | None = None
+    max_chars: int | None = None  # characters of text a document may have
 
 
 def discover(paths: Sequence[Path]) -> Iterator[Path]:
     """Every readable source file under the given files and folders (recursive, sorted)."""
+    return (found for found in survey(paths) if isinstance(found, Path))
+
+
+def survey(paths: Sequence[Path]) -> Iterator[Path | UnreadableDocument]:
+    """The source files under paths, and a reason for each file or hidden folder a folder scan skips.
+
+    Named files are always yielded (an unsupported one fails when read, with its reason). In folders,
+    files of other types, documentation (README.md) and hidden folders (.git) are skipped with a reason;
+    sidecar metadata (``name.pdf.json``) is not a skip. Hidden files of a supported type are read.
+    """
     for path in (p.resolve() for p in paths):
         if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if child.is_file() and _wanted(child):
-                    yield child
+            yield from _walk(path)
         elif path.exists():
             yield path
         else:
             raise FileNotFoundError(f"{path}: no such file or folder")
 
 
-def _wanted(path: Path) -> bool:
-    name = path.name.lower()
-    hidden = any(part.startswith(".") for part in path.parts[-3:])
-    return name.endswith(SUFFIXES) and name not in SKIPPED_NAMES and not hidden
+def _walk(folder: Path) -> Iterator[Path | UnreadableDocument]:
+    for root, folders, files in os.walk(folder):
+        here = Path(root)
+        for name in sorted(f for f in folders if f.startswith(".")):
+            yield UnreadableDocument(str(here / name), "skipped: a hidden folder is not searched")
+        folders[:] = sorted(f for f in folders if not f.startswith("."))
+        names = set(files)
+        for name in sorted(files):
+            reason = _skip_reason(name, names)
+            if reason is None:
+                yield here / name
+            elif reason:
+                yield UnreadableDocument(str(here / name), reason)
+
+
+def _skip_reason(name: str, siblings: set[str]) -> str | None:
+    """None to read the file, "" to pass over it silently (a sidecar), else why it is skipped."""
+    lowered = name.lower()
+    if lowered in SKIPPED_NAMES:
+        return "skipped: a documentation file of the folder, not a document"
+    if lowered.endswith(SUFFIXES):
+        return None
+    if lowered.endswith(".meta.json") and any(Path(s).stem == name[:-10] != s for s in siblings):
+        return ""  # name.meta.json: the metadata of name.pdf
+    if lowered.endswith(".json") and name[:-5] in siblings:
+        return ""  # name.pdf.json: the metadata of name.pdf
+    return f"skipped: {unsupported_type(name)}"
+
+
+def unsupported_type(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    return f"unsupported file type {suffix or '(none)'}; supported: {', '.join(SUFFIXES)}"
+
+
+def source_suffix(path: Path) -> str:
+    """The supported suffix the name ends with (also for ".pdf" or "..pdf"), else the file's own suffix."""
+    lowered = path.name.lower()
+    return next((s for s in SUFFIXES if lowered.endswith(s)), path.suffix.lower())
 
 
 def read_source(
@@ -79,13 +123,25 @@ def read_source(
             yield item
             continue
         try:
-            yield complete(item, path, _merge(defaults, _sidecar(path)), registry)
+            yield _within_chars(complete(item, path, _merge(defaults, _sidecar(path)), registry), options)
         except UnreadableDocument as exc:
             yield exc
 
 
+def _within_chars(doc: Document, options: ReadOptions) -> Document:
+    size = sum(len(section.text) for section in doc.sections)
+    if options.max_chars is not None and size > options.max_chars:
+        raise OverLimit(
+            doc.source,
+            f"{size:,} characters of text, over the limit of {options.max_chars:,} characters; "
+            "split the document",
+            limit="characters", value=size, maximum=options.max_chars,
+        )  # fmt: skip
+    return doc
+
+
 def _read(path: Path, options: ReadOptions) -> Iterator[Document | UnreadableDocument]:
-    suffix = path.suffix.lower()
+    suffix = source_suffix(path)
     if suffix == ".jsonl":
         from ingest.text import read_corpus_jsonl
 
@@ -124,10 +180,7 @@ def _read_text(path: Path, options: ReadOptions) -> Document:
 
 
 def _unsupported(path: Path, options: ReadOptions) -> Document:
-    raise UnreadableDocument(
-        str(path),
-        f"unsupported file type {path.suffix or '(none)'}; supported: {', '.join(SUFFIXES)}",
-    )
+    raise UnreadableDocument(str(path), unsupported_type(path.name))
 
 
 READERS: dict[str, Callable[[Path, ReadOptions], Document]] = {

@@ -11,7 +11,7 @@ import pytest
 
 from ingest.sandbox import Budget, ReaderPool, read_isolated, read_isolated_async
 from ingest.sources import Defaults, ReadOptions
-from search.errors import OverBudget, Overloaded, UnreadableDocument
+from search.errors import OverBudget, OverLimit, Overloaded, UnreadableDocument
 from search.types import Document
 from tests.conftest import shared_path
 from tests.pdf_bytes import pdf_with_content, stalling_content
@@ -88,7 +88,7 @@ def test_errors_come_back_with_their_class_and_attributes(tmp_path: Path) -> Non
     assert type(unreadable) is UnreadableDocument
     assert unreadable.reason.startswith("the file is empty")
     (too_long,) = read_isolated(long, options=ReadOptions(max_pages=5))
-    assert type(too_long).__name__ == "OverLimit"
+    assert isinstance(too_long, OverLimit)
     assert (too_long.limit, too_long.value, too_long.maximum) == ("pages", 7, 5)
 
 
