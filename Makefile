@@ -50,10 +50,10 @@ format: setup
 	$(BIN)/ruff check --fix .
 
 bench: setup  ## ingest throughput (chunks/s) per model and query latency
-	$(BIN)/python -m api.bench --eval $(EVAL)
+	$(BIN)/python -m api.evaluation.bench --eval $(EVAL)
 
 bench-quality: setup  ## nDCG@10, MRR@10, Recall@10/100, latency per set and mode (long on first run)
-	$(BIN)/python -m api.bench_quality --eval $(EVAL)
+	$(BIN)/python -m api.evaluation.bench_quality --eval $(EVAL)
 
 clean:
 	rm -rf data/generations data/CURRENT data/*.sqlite* data/eval data/uploads data/write.lock test-artifacts

@@ -1,10 +1,12 @@
-"""One exception handler per error class: HTTP status, English detail, Dutch message for the UI."""
+"""One table from error class to HTTP status, CLI exit code and the Dutch message a civil servant reads.
+
+The CLI (exit codes), the JSON API (status and ``melding``) and the pages (the message shown) all
+look an error up here, so a new error class is answered the same way at every edge.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from dataclasses import dataclass
 
 from search.errors import (
     Busy,
@@ -12,47 +14,58 @@ from search.errors import (
     IndexMismatch,
     InvalidInput,
     ModelUnavailable,
+    NoIndex,
     NotAuthorized,
     SchuttingError,
     TooLarge,
     UnreadableDocument,
 )
 
-# (status, message a civil servant reads)
-RESPONSES: dict[type[SchuttingError], tuple[int, str]] = {
-    InvalidInput: (400, "De vraag of een filter klopt niet."),
-    TooLarge: (413, "Het bestand is te groot."),  # before its base class UnreadableDocument
-    UnreadableDocument: (422, "Het document kan niet worden gelezen."),
-    DocumentNotFound: (404, "Dit document staat niet in de index."),
-    Busy: (409, "Er loopt al een taak die de index bijwerkt. Probeer het later opnieuw."),
-    NotAuthorized: (401, "U bent niet aangemeld als beheerder."),
-    IndexMismatch: (409, "De index hoort bij een ander taalmodel; herindexeren is nodig."),
-    ModelUnavailable: (503, "Het taalmodel is niet beschikbaar."),
+
+class Forbidden(NotAuthorized):
+    """A token was sent, but not the admin token."""
+
+
+class AdminClosed(Forbidden):
+    """No admin token is configured, so admin endpoints refuse every request."""
+
+
+class JobNotFound(SchuttingError):
+    """No job with that id."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int  # HTTP status
+    exit_code: int  # `schutting` exit code
+    melding: str  # Dutch, for the UI
+
+
+# Most specific class first: the first isinstance match answers.
+ANSWERS: dict[type[SchuttingError], Answer] = {
+    AdminClosed: Answer(403, 1, "Beheer is uitgeschakeld: er is geen beheerderstoken ingesteld."),
+    Forbidden: Answer(403, 1, "Het beheerderstoken klopt niet."),
+    NotAuthorized: Answer(401, 1, "U bent niet aangemeld als beheerder."),
+    JobNotFound: Answer(404, 3, "Deze taak bestaat niet."),
+    InvalidInput: Answer(400, 2, "De vraag of een filter klopt niet."),
+    TooLarge: Answer(413, 6, "Het bestand is te groot."),
+    UnreadableDocument: Answer(422, 7, "Het document kan niet worden gelezen."),
+    DocumentNotFound: Answer(404, 3, "Dit document staat niet in de index."),
+    Busy: Answer(409, 5, "Er loopt al een taak die de index bijwerkt. Probeer het later opnieuw."),
+    IndexMismatch: Answer(409, 4, "De index hoort bij een ander taalmodel; herindexeren is nodig."),
+    ModelUnavailable: Answer(503, 8, "Het taalmodel is niet beschikbaar."),
+    NoIndex: Answer(503, 1, "Er zijn nog geen documenten geladen."),
 }
-DEFAULT = (500, "Er ging iets mis.")
+UNEXPECTED = Answer(500, 1, "Er ging iets mis.")
+
+
+def answer_for(exc: BaseException) -> Answer:
+    for kind, answer in ANSWERS.items():
+        if isinstance(exc, kind):
+            return answer
+    return UNEXPECTED
 
 
 def status_and_message(exc: SchuttingError) -> tuple[int, str]:
-    for kind, answer in RESPONSES.items():
-        if isinstance(exc, kind):
-            return answer
-    if type(exc).__name__ == "NoIndex":
-        return 503, "Er zijn nog geen documenten geladen."
-    return DEFAULT
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(SchuttingError)
-    async def schutting_error(request: Request, exc: SchuttingError) -> JSONResponse:
-        status, melding = status_and_message(exc)
-        if isinstance(exc, UnreadableDocument) and not isinstance(exc, TooLarge):
-            melding = f"{melding} Reden: {exc.reason}"
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        body = {"error": type(exc).__name__, "detail": str(exc), "melding": melding}
-        return JSONResponse(body, status_code=status, headers=headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        body = {"error": "InvalidInput", "detail": problems, "melding": RESPONSES[InvalidInput][1]}
-        return JSONResponse(body, status_code=400)
+    answer = answer_for(exc)
+    return answer.status, answer.melding

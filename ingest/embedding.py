@@ -20,8 +20,16 @@ def passage_text(document: Document, chunk: Chunk) -> str:
     return f"{context}\n{chunk.text}"
 
 
+CACHE_FILE = "embedding-cache.sqlite"
+
+
 class EmbeddingCache:
     """Vectors by (model, sha1 of text) in SQLite; safe to share between runs."""
+
+    @classmethod
+    def in_data_dir(cls, data_dir: Path) -> EmbeddingCache:
+        """The one cache of a data directory, shared by every generation and job."""
+        return cls(data_dir / CACHE_FILE)
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,8 @@
 """Dutch municipalities (gemeenten): map any name, alias or CBS code to one identity.
 
-The reference list lives in ``data/reference/municipalities.csv`` (342 current
+The reference list lives in ``ingest/reference/municipalities.csv`` (342 current
 gemeenten plus former ones merged since ~2010, each pointing at its successor) and
-``data/reference/aliases.csv`` (common alternative names). See ``SOURCE.md`` there.
+``ingest/reference/aliases.csv`` (common alternative names). See ``SOURCE.md`` there.
 
     >>> registry = load_municipalities()
     >>> registry.resolve("Den Haag").code
@@ -20,7 +20,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-REFERENCE_DIR = Path(__file__).resolve().parent.parent / "data" / "reference"
+REFERENCE_DIR = Path(__file__).resolve().parent / "reference"  # package data
 MUNICIPALITIES_CSV = REFERENCE_DIR / "municipalities.csv"
 ALIASES_CSV_NAME = "aliases.csv"
 

@@ -47,6 +47,10 @@ class ModelUnavailable(SchuttingError):
     """The embedding model cannot be loaded offline."""
 
 
+class NoIndex(SchuttingError):
+    """Nothing has been ingested yet: there is no live index to search."""
+
+
 class OverLimit(TooLarge):
     """A document exceeds a configured limit; `limit` names which: "bytes", "pages" or "characters"."""
 

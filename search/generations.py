@@ -16,9 +16,11 @@ import time
 from pathlib import Path
 
 from search.embedders import Embedder
+from search.errors import NoIndex
 from search.index import Index
 
 CURRENT = "CURRENT"
+NO_INDEX = "no index yet: ingest documents first (schutting ingest PATH)"
 
 
 def generations_dir(data_dir: Path) -> Path:
@@ -71,6 +73,14 @@ def open_live(data_dir: Path, embedder: Embedder | None = None, create: bool = F
     return index
 
 
+def require_live(data_dir: Path) -> Index:
+    """The live generation, or NoIndex: the one answer for "nothing ingested yet" at every edge."""
+    index = open_live(data_dir)
+    if index is None:
+        raise NoIndex(NO_INDEX)
+    return index
+
+
 class LiveIndex:
     """The live generation for a long-running reader (the web app), reopened after a swap."""
 
@@ -93,3 +103,10 @@ class LiveIndex:
                 self._retired.close()  # a whole swap ago: no request still searches it
             self._retired, self._index = self._index, fresh
             return fresh
+
+    def require(self) -> Index:
+        """The live generation, or NoIndex when nothing has been ingested yet."""
+        index = self.get()
+        if index is None:
+            raise NoIndex(NO_INDEX)
+        return index

@@ -10,8 +10,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from api.job_runs import run_in_foreground
-from search.config import Settings
+from api.jobs import run_in_foreground
+from api.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus" / "pdf"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 from pathlib import Path
 
@@ -10,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfWriter
 
-from api.app import create_app
+from api.http import create_app
 from api.jobs import JobStore
-from search.config import Settings
+from api.settings import Settings
 from search.generations import open_live
 from search.retrieval import MODES, search
 from tests.admin_support import AUTH, CORPUS, TOKEN, build_besluiten_index, wait_for_job
@@ -29,6 +30,7 @@ def settings_for(data_dir: Path, token: str = TOKEN) -> Settings:
     return Settings(
         data_dir=data_dir, model="use-multilingual", admin_token=token, ocr=False,
         max_upload_bytes=MAX_BYTES, max_pages=MAX_PAGES,
+        ingest_roots=os.pathsep.join([str(data_dir.parent), str(CORPUS)]),
     )  # fmt: skip
 
 

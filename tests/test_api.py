@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from search.config import Settings
+from api.http import create_app
+from api.settings import Settings
 from search.index import Index
 from tests.conftest import shared_path
 

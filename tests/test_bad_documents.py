@@ -21,9 +21,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader, PdfWriter
 
-from api.app import create_app
+from api.http import create_app
+from api.settings import Settings
 from ingest.ocr import tesseract_available
-from search.config import Settings
 from search.generations import open_live
 from search.retrieval import search
 from tests.admin_support import wait_for_job
@@ -130,6 +130,7 @@ def settings_for(data_dir: Path, **overrides: Any) -> Settings:
         "ocr": False,
         "max_upload_bytes": MAX_BYTES,
         "max_pages": MAX_PAGES,
+        "ingest_roots": str(data_dir.parent),
     }
     return Settings(**{**values, **overrides})
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from api.compare import align, heading_key, numbered_key, side_by_side, unwrap, word_diff
+from search.alignment import align, heading_key, numbered_key, side_by_side, unwrap, word_diff
 from search.generations import open_live
 from search.types import Section
 

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from api.cli import main
+from api.cli.main import main
 from ingest.embedding import EmbeddingCache
 from ingest.harvest import HarvestReport, harvest_cvdr
 from ingest.sru import (

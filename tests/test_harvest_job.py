@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.cli import main
+from api.cli.main import main
+from api.http import create_app
 from api.jobs import JobStore
-from search.config import Settings
+from api.settings import Settings
 from search.locking import WriterLock
 from tests.test_harvest import ALL_THREE, QUERY, Handler, Service
 

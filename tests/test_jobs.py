@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from api.job_runs import run_in_foreground
-from api.jobs import JobStore
+from api.jobs import JobStore, run_in_foreground
+from api.settings import Settings
 from ingest.pipeline import IngestReport
-from search.config import Settings
 from search.errors import Busy
 from search.generations import open_live
 from search.locking import WriterLock, lock_holder

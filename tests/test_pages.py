@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from search.config import Settings
+from api.http import create_app
+from api.settings import Settings
 from tests.conftest import shared_path
 
 QUESTION = "Hoe vraag ik een gehandicaptenparkeerplaats aan?"

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.http import create_app
+from api.settings import Settings
 from ingest.reindex import BUILDING
-from search.config import Settings
 from search.generations import current_name, generations_dir, open_live
 from search.locking import WriterLock
 from search.retrieval import MODES, search

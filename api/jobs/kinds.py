@@ -1,79 +1,30 @@
-"""Running admin jobs: in the web app's runner thread, or in the foreground by the CLI.
-
-Every run holds the write lock from before its record is created until it ends, so there is
-one writer at a time and a job record never claims to run while its writer is gone unnoticed.
-"""
+"""What each kind of admin job does (ingest, reindex, harvest), and their parameters, built once."""
 
 from __future__ import annotations
 
-import logging
-import queue
-import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from api.jobs import Job, JobStore
+from api.jobs.progress import JobProgress
+from api.settings import Settings
 from ingest.embedding import EmbeddingCache
 from ingest.harvest import HarvestReport, harvest_cvdr
 from ingest.pipeline import IngestOptions, IngestReport, ingest_paths
-from ingest.reindex import ReindexFailed, reindex
+from ingest.reindex import reindex
 from ingest.sources import Defaults, ReadOptions, discover
 from ingest.sru import DEFAULT_ENDPOINT, HarvestQuery, build_cql
-from search.config import Settings
 from search.embedders import load_embedder
 from search.errors import IndexMismatch, InvalidInput, SchuttingError
 from search.generations import open_live
 from search.index import Index
-from search.locking import WriterLock
-
-log = logging.getLogger(__name__)
-
-
-class Display(Protocol):
-    """Where a foreground job shows its progress (the CLI's progress bar)."""
-
-    def set_total(self, total: int) -> None: ...
-
-    def update(self, report: IngestReport, source: str) -> None: ...
-
-
-class JobProgress:
-    """The progress callback of a running job: saves counts and failures, feeds an optional display."""
-
-    def __init__(self, store: JobStore, job_id: int, display: Display | None = None) -> None:
-        self.store = store
-        self.job_id = job_id
-        self.display = display
-        self.report = IngestReport()
-        self.result: dict[str, Any] = {}  # what the runner reports beyond the counts, kept in the record
-        self._saved_failures = 0
-        self._saved_at = 0.0
-
-    def set_total(self, total: int) -> None:
-        self.store.set_total(self.job_id, total)
-        if self.display is not None:
-            self.display.set_total(total)
-
-    def __call__(self, report: IngestReport, source: str) -> None:
-        self.report = report
-        if self.display is not None:
-            self.display.update(report, source)
-        now = time.monotonic()
-        if len(report.failed) > self._saved_failures or not source or now - self._saved_at >= 0.25:
-            self.store.progress(self.job_id, report, source, report.failed[self._saved_failures :])
-            self._saved_failures, self._saved_at = len(report.failed), now
-
-
-# -- what each kind of job does ----------------------------------------------------------
 
 
 def run_ingest(settings: Settings, params: dict[str, Any], progress: JobProgress) -> IngestReport:
     paths = [Path(p) for p in params["paths"]]
     progress.set_total(count_documents(paths))
     index = ingest_target(settings, str(params.get("model") or ""))
-    cache = EmbeddingCache(settings.data_dir / "embedding-cache.sqlite")
+    cache = EmbeddingCache.in_data_dir(settings.data_dir)
     try:
         return ingest_paths(index, paths, ingest_options(params), cache, progress)
     finally:
@@ -86,7 +37,7 @@ def run_reindex(settings: Settings, params: dict[str, Any], progress: JobProgres
     if live is not None:
         progress.set_total(live.catalog.count_documents())
         live.close()
-    cache = EmbeddingCache(settings.data_dir / "embedding-cache.sqlite")
+    cache = EmbeddingCache.in_data_dir(settings.data_dir)
     try:
         return reindex(settings.data_dir, params.get("model") or None, cache, progress)
     finally:
@@ -104,7 +55,7 @@ class HarvestIncomplete(SchuttingError):
 def run_harvest(settings: Settings, params: dict[str, Any], progress: JobProgress) -> IngestReport:
     """Harvest CVDR (``ingest.harvest``); the job counts records: added, updated, unchanged, failed."""
     index = ingest_target(settings, str(params.get("model") or ""))
-    cache = EmbeddingCache(settings.data_dir / "embedding-cache.sqlite")
+    cache = EmbeddingCache.in_data_dir(settings.data_dir)
     try:
         report = harvest_cvdr(
             index, harvest_query(params), params.get("endpoint") or DEFAULT_ENDPOINT, index.catalog,
@@ -173,6 +124,36 @@ def harvest_query(params: dict[str, Any]) -> HarvestQuery:
     return HarvestQuery(tuple(params.get("municipalities") or ()), *fields)
 
 
+def ingest_params(
+    settings: Settings,
+    paths: Sequence[Path | str] = (),
+    *,
+    municipality: str = "",
+    doc_type: str = "",
+    date: str = "",
+    title: str = "",
+    doc_id: str = "",
+    model: str = "",
+    force: bool = False,
+    sync: bool = False,
+    ocr: bool = True,
+    ocr_page_limit: int | None = None,
+    limit_bytes: bool = True,
+) -> dict[str, Any]:
+    """An ingest job's parameters: what to read, metadata defaults, and the limits in force when it
+    was asked (kept in the job record, so a rerun reads the same way). The one builder for the CLI,
+    the admin endpoints and document uploads."""
+    return {
+        "paths": [str(p) for p in paths],
+        "municipality": municipality, "doc_type": doc_type, "date": date, "title": title,
+        "doc_id": doc_id, "model": model, "force": force, "sync": sync,
+        "ocr": settings.ocr and ocr,
+        "ocr_page_limit": settings.ocr_page_limit if ocr_page_limit is None else ocr_page_limit,
+        "max_pages": settings.max_pages,
+        "max_bytes": settings.max_upload_bytes if limit_bytes else None,
+    }  # fmt: skip
+
+
 def ingest_options(params: dict[str, Any]) -> IngestOptions:
     """Ingest options from a job's parameters (kept in the record, so a rerun does the same)."""
     return IngestOptions(
@@ -220,83 +201,3 @@ def count_documents(paths: Sequence[Path]) -> int:
         else:
             total += 1
     return total
-
-
-# -- running -----------------------------------------------------------------------------
-
-
-def execute(settings: Settings, store: JobStore, job_id: int, display: Display | None = None) -> IngestReport:
-    """Run a recorded job to its end (the caller holds the write lock); failures are recorded, then raised."""
-    job = store.get(job_id)
-    progress = JobProgress(store, job_id, display)
-    store.start(job_id)
-    try:
-        report = JOB_KINDS[job.kind](settings, job.params, progress)
-    except ReindexFailed as exc:
-        store.finish(job_id, exc.report, error=str(exc), result=progress.result)
-        raise
-    except BaseException as exc:
-        store.finish(job_id, progress.report, error=_describe(exc), result=progress.result)
-        raise
-    store.finish(job_id, report, result=progress.result)
-    return report
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted by the user"
-    return str(exc) if isinstance(exc, SchuttingError) else f"{type(exc).__name__}: {exc}"
-
-
-def run_in_foreground(
-    settings: Settings,
-    kind: str,
-    params: dict[str, Any],
-    display: Display | None = None,
-    rerun_of: int | None = None,
-) -> tuple[Job, IngestReport]:
-    """A job run by this process (the CLI): take the write lock (Busy if taken), record, run."""
-    store = JobStore.for_settings(settings)
-    with WriterLock(settings.data_dir, f"schutting {kind}") as lock:
-        store.mark_interrupted()  # we hold the lock: no other job can still be running
-        job = store.create(kind, params, rerun_of)
-        lock.describe(f"{kind} job {job.id} (command line)")
-        report = execute(settings, store, job.id, display)
-    return store.get(job.id), report
-
-
-class JobRunner:
-    """The web app's background worker: runs submitted jobs in order; each comes with the lock held."""
-
-    def __init__(self, settings: Settings, store: JobStore) -> None:
-        self.settings = settings
-        self.store = store
-        self._queue: queue.Queue[tuple[int, WriterLock]] = queue.Queue()
-        self._active: set[int] = set()
-        self._guard = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    def submit(self, job_id: int, lock: WriterLock) -> None:
-        """Queue a recorded job; the runner releases ``lock`` when the job ends."""
-        with self._guard:
-            self._active.add(job_id)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name="schutting-jobs", daemon=True)
-                self._thread.start()
-        self._queue.put((job_id, lock))
-
-    def active(self) -> set[int]:
-        with self._guard:
-            return set(self._active)
-
-    def _work(self) -> None:
-        while True:
-            job_id, lock = self._queue.get()
-            try:
-                execute(self.settings, self.store, job_id)
-            except Exception:
-                log.exception("job %d failed", job_id)  # and recorded in the job
-            finally:
-                lock.release()
-                with self._guard:
-                    self._active.discard(job_id)

@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from api.settings import Settings
 from ingest.embedding import EmbeddingCache
 from ingest.municipalities import load_municipalities
 from ingest.pipeline import IngestOptions, ingest_documents
 from ingest.sources import Defaults, complete
 from ingest.text import read_corpus_jsonl
-from search.config import Settings
 from search.embedders import load_embedder
 from search.errors import InvalidInput, UnreadableDocument
 from search.generations import open_live
@@ -60,7 +60,7 @@ def eval_index(folder: Path, settings: Settings, model: str) -> Index:
     assert index is not None
     if index.catalog.get_meta("eval_complete") != "1":
         ingest_documents(index, _corpus_documents(corpus), IngestOptions(batch_chunks=64),
-                         EmbeddingCache(settings.data_dir / "embedding-cache.sqlite"))  # fmt: skip
+                         EmbeddingCache.in_data_dir(settings.data_dir))  # fmt: skip
         index.flush()
         index.catalog.set_meta("eval_complete", "1")
     return index

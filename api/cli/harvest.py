@@ -1,10 +1,7 @@
 """`schutting harvest cvdr`: official regulations from CVDR's SRU service into the index.
 
-It runs as a job (``api.job_runs``, kind ``harvest``): it takes the write lock, so it refuses to
+It runs as a job (``api.jobs``, kind ``harvest``): it takes the write lock, so it refuses to
 start while another writer (ingest, reindex, a web job) runs, and `schutting jobs` lists it.
-
-Importing this module registers the subcommand in ``api.commands`` (EXTRA_COMMANDS, EXTRA_HELP,
-COMMANDS); ``api/cli.py`` imports it once.
 """
 
 from __future__ import annotations
@@ -13,11 +10,10 @@ import argparse
 import json
 from typing import Any
 
-from api import commands
-from api.job_runs import HarvestIncomplete, harvest_params, run_in_foreground
-from api.jobs_command import ProgressBar
+from api.cli.progress import ProgressBar
+from api.jobs import HarvestIncomplete, harvest_params, run_in_foreground
+from api.settings import Settings
 from ingest.sru import DEFAULT_ENDPOINT, DOC_TYPES, HarvestQuery
-from search.config import Settings
 
 EXAMPLES = """examples:
   schutting harvest cvdr --municipality Someren --municipality "Den Haag"
@@ -86,8 +82,3 @@ def summary(result: dict[str, Any]) -> str:
     if result["error"]:
         lines.append(f"STOPPED: {result['error']}")
     return "\n".join(lines)
-
-
-commands.EXTRA_COMMANDS["harvest"] = add_arguments
-commands.EXTRA_HELP["harvest"] = "fetch official regulations from CVDR (SRU), incrementally, with versions"
-commands.COMMANDS["harvest"] = cmd_harvest

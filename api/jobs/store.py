@@ -7,7 +7,7 @@ the current document and every per-document failure are written as it goes, so
 reports beyond the counts (a harvest: its cursor, superseded versions, ...). A job whose process died
 (kill -9, power loss) is marked ``failed`` ("interrupted") when jobs are listed or the next
 writer starts. Rerunning is safe: ingest skips what is already indexed, and a reindex starts
-over beside the live generation, which a crash never touches. ``api.job_runs`` runs them.
+over beside the live generation, which a crash never touches. ``api.jobs.runner`` runs them.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from api.errors import JobNotFound
+from api.settings import Settings
 from ingest.pipeline import IngestReport
-from search.config import Settings
-from search.errors import SchuttingError
 from search.locking import other_process_alive
 
 KINDS = ("ingest", "reindex", "harvest")
@@ -65,10 +65,6 @@ ADDED_COLUMNS = {  # columns newer than the first jobs.sqlite files: added to th
     "updated": "INTEGER NOT NULL DEFAULT 0",
     "result": "TEXT NOT NULL DEFAULT '{}'",
 }
-
-
-class JobNotFound(SchuttingError):
-    """No job with that id."""
 
 
 @dataclass(frozen=True)

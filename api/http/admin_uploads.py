@@ -15,8 +15,8 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from api.settings import Settings
 from api.uploads import ALLOWED_SUFFIXES, safe_name
-from search.config import Settings
 from search.errors import InvalidInput, TooLarge
 
 MAX_FILES = 200  # per upload request

@@ -1,0 +1,1 @@
+"""Evaluation and benchmarks: `schutting eval`, `make bench`, `make bench-quality` and friends."""

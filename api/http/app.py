@@ -1,0 +1,28 @@
+"""The HTTP app: ``create_app(settings)`` puts the JSON routers, the pages and the admin room
+together; no work at import time, no disk work until the first request."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api.http import admin, documents, search, similar
+from api.http.errors import install_error_handlers
+from api.pages import install_pages
+from api.settings import Settings
+from search.generations import LiveIndex
+
+
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(
+        title="Over de schutting",
+        description="Zoek hoe andere gemeenten dezelfde beleidsvraag regelen.",
+        version="0.1.0",
+    )
+    app.state.settings = settings
+    app.state.live = LiveIndex(settings.data_dir)
+    app.state.admin = admin.Admin(settings)
+    install_error_handlers(app)
+    for module in (search, similar, documents, admin):
+        app.include_router(module.router)
+    install_pages(app, settings)
+    return app

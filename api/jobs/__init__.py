@@ -1,0 +1,23 @@
+"""Admin jobs (ingest, reindex, harvest): their records (``store``), what each kind does (``kinds``),
+and running them (``runner``): in the web app's runner thread or in the CLI's foreground."""
+
+from api.jobs.kinds import HarvestIncomplete, harvest_params, ingest_options, ingest_params, ingest_target
+from api.jobs.progress import Display, JobProgress
+from api.jobs.runner import JobRunner, execute, run_in_foreground
+from api.jobs.store import KINDS, Job, JobStore
+
+__all__ = [
+    "KINDS",
+    "Display",
+    "HarvestIncomplete",
+    "Job",
+    "JobProgress",
+    "JobRunner",
+    "JobStore",
+    "execute",
+    "harvest_params",
+    "ingest_options",
+    "ingest_params",
+    "ingest_target",
+    "run_in_foreground",
+]

@@ -1,0 +1,33 @@
+"""Server settings: the index settings plus what only the server and its jobs need."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ingest.sources import ReadOptions
+from search.config import IndexSettings
+
+
+class Settings(IndexSettings):
+    """Every SCHUTTING_* variable; constructed only by the CLI entry point and ``create_app``."""
+
+    admin_token: str = ""  # empty: admin endpoints are closed
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_pages: int = 2000
+    ocr: bool = True
+    ocr_page_limit: int | None = None
+    ingest_roots: str = ""  # folders the admin may ingest from by path, os.pathsep-separated; "": off
+
+    def allowed_roots(self) -> list[Path]:
+        """The configured ingest roots, resolved (symlinks and ``..``); empty: path ingest is off."""
+        return [Path(r).expanduser().resolve() for r in self.ingest_roots.split(os.pathsep) if r.strip()]
+
+    def read_options(self) -> ReadOptions:
+        """How uploaded and server-side files are read under this server's limits."""
+        return ReadOptions(
+            ocr=self.ocr,
+            ocr_page_limit=self.ocr_page_limit,
+            max_pages=self.max_pages,
+            max_bytes=self.max_upload_bytes,
+        )

