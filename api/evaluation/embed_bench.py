@@ -74,7 +74,9 @@ def throughput(embedder: Embedder, passages: Sequence[str], tokens: int, batch_s
         embedder.batch_size = batch_size
     embedder.embed_passages(passages[:batch_size])  # warm-up: lazy init, allocator, caches
     started = time.perf_counter()
-    parts = [embedder.embed_passages(passages[i : i + batch_size]) for i in range(0, len(passages), batch_size)]
+    parts = [
+        embedder.embed_passages(passages[i : i + batch_size]) for i in range(0, len(passages), batch_size)
+    ]
     seconds = time.perf_counter() - started
     return {
         "batch_size": batch_size, "seconds": round(seconds, 2),
@@ -180,7 +182,9 @@ def main() -> None:
     p.add_argument("--source", type=Path, nargs="+", default=[DEFAULT_SOURCE], help="files or folders")
     p.add_argument("--passages", type=int, default=100)
     p.add_argument("--batch-sizes", default="8,32", help="comma-separated")
-    p.add_argument("--backends", default="", help=f"comma-separated of {', '.join(BACKENDS)}; default: all here")
+    p.add_argument(
+        "--backends", default="", help=f"comma-separated of {', '.join(BACKENDS)}; default: all here"
+    )
     p.add_argument("--parity", type=Path, nargs="+", help="only compare token counts on every passage here")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
