@@ -44,6 +44,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy ingest search api
+	$(BIN)/lint-imports
 
 format: setup
 	$(BIN)/ruff format .

@@ -79,6 +79,29 @@ def test_errors_have_exit_codes_and_messages(data_dir: Path) -> None:
     assert "example" in run(data_dir, "search", "--help").stdout
 
 
+def test_usage_errors_exit_2_and_an_ingest_where_everything_failed_exits_non_zero(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    assert run(data_dir, "search", check=False).returncode == 2  # argparse: the question is missing
+    both = run(data_dir, "similar", "CVDR0_0", "--file", str(tmp_path / "x.pdf"), check=False)
+    assert both.returncode == 2 and "either a document id or --file" in both.stderr
+    bad = tmp_path / "kapot"
+    bad.mkdir()
+    (bad / "leeg.pdf").write_bytes(b"")
+    (bad / "html.pdf").write_bytes(b"<html><body>geen pdf</body></html>")
+    failed = run(data_dir, "ingest", str(bad), "--municipality", "Wassenaar", "--json", check=False)
+    assert failed.returncode == 7, failed.stderr
+    report = json.loads(failed.stdout)
+    assert len(report["failed"]) == 2 and report["added"] == []
+    partly = tmp_path / "half"
+    partly.mkdir()
+    shutil.copy(bad / "leeg.pdf", partly)
+    (partly / "besluit.txt").write_text(
+        "Besluitenlijst\n\nHet college besluit de rioolheffing te verlagen.\n"
+    )
+    assert run(data_dir, "ingest", str(partly), "--municipality", "Wassenaar", check=False).returncode == 0
+
+
 def test_eval_on_a_small_beir_set(tmp_path: Path) -> None:
     source = SHARED / "eval" / "vac-questions"
     if not source.exists():
