@@ -17,11 +17,12 @@ import numpy as np
 
 from search.catalog import Catalog
 from search.embedders import Embedder
+from search.engine import IndexEngine
 from search.errors import IndexMismatch
 from search.lexical import LexicalIndex
 from search.profiles import LEADING_CHUNKS, Profiles
 from search.store import STORES, FaissStore, VectorStore
-from search.types import Chunk, Document
+from search.types import Chunk, Document, Filters
 
 FORMAT_VERSION = 1
 
@@ -58,6 +59,7 @@ class Index:
         self.store: VectorStore = STORES[manifest.store](manifest.dim)
         self.lexical = LexicalIndex.build([], [])
         self._profiles: tuple[int, Profiles] | None = None
+        self._allowed_cache: dict[tuple[int, Filters], tuple[np.ndarray | None]] = {}
         self.refresh()
 
     @classmethod
@@ -125,6 +127,42 @@ class Index:
                 ids, vectors = self.catalog.leading_vectors(LEADING_CHUNKS, self.manifest.dim)
                 self._profiles = (self._revision, Profiles.build(ids, vectors))
             return self._profiles[1]
+
+    # -- engine-level reads (search/engine.py) -------------------------------------------
+
+    def dense_search(self, vector: np.ndarray, filters: Filters, k: int) -> list[tuple[int, float]]:
+        allowed = self._allowed_chunks(filters)
+        with self._lock:
+            return self.store.search(vector, k, allowed)
+
+    def lexical_search(self, text: str, filters: Filters, k: int) -> list[tuple[int, float]]:
+        allowed = self._allowed_chunks(filters)
+        with self._lock:
+            return self.lexical.search(text, k, allowed)
+
+    def chunk_vectors(self, chunk_ids: np.ndarray) -> np.ndarray:
+        with self._lock:
+            return self.store.vectors(np.asarray(chunk_ids, dtype=np.int64))
+
+    def profile_of(self, vectors: np.ndarray, doc_type: str = "") -> np.ndarray:
+        return self.profiles().profile(vectors)
+
+    def profile_vectors(self, doc_ids: Sequence[str]) -> np.ndarray:
+        return self.profiles().vectors(doc_ids)
+
+    def profile_search(self, profile: np.ndarray, filters: Filters, k: int) -> list[tuple[str, float]]:
+        return self.profiles().search(profile, k, self.catalog.filtered_doc_ids(filters))
+
+    def _allowed_chunks(self, filters: Filters) -> np.ndarray | None:
+        """Chunk ids passing the filters (None: all), cached for the current revision."""
+        key = (self._revision, filters)
+        cached = self._allowed_cache.get(key)
+        if cached is None:
+            cached = (self.catalog.filtered_chunk_ids(filters),)
+            if len(self._allowed_cache) >= 16:
+                self._allowed_cache.clear()
+            self._allowed_cache[key] = cached
+        return cached[0]
 
     def _load_vectors(self, revision: int) -> VectorStore:
         path, stamp = self.folder / "vectors.faiss", self.folder / "vectors.rev"
@@ -197,3 +235,7 @@ class Index:
 
     def close(self) -> None:
         self.catalog.close()
+
+
+def _satisfies_contract(index: Index) -> IndexEngine:
+    return index  # mypy checks that the embedded engine implements the contract

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from search.engine import IndexEngine
 from search.errors import InvalidInput
-from search.index import Index
 from search.ranking import group_by_document, snippet
 from search.types import Hit, Result
 
@@ -15,7 +15,7 @@ MAX_K = 100
 
 
 def document_groups(
-    index: Index, scored: Sequence[tuple[int, float]]
+    index: IndexEngine, scored: Sequence[tuple[int, float]]
 ) -> list[tuple[str, float, list[tuple[int, float]]]]:
     """Scored chunks grouped per document (doc id, best score, its chunks best first)."""
     chunk_ids = [c for c, _ in scored]
@@ -24,7 +24,10 @@ def document_groups(
 
 
 def results(
-    index: Index, groups: Sequence[tuple[str, float, list[tuple[int, float]]]], stems: set[str], passages: int
+    index: IndexEngine,
+    groups: Sequence[tuple[str, float, list[tuple[int, float]]]],
+    stems: set[str],
+    passages: int,
 ) -> list[Result]:
     """Result rows: document metadata with its best `passages` hits and their snippets."""
     infos = index.catalog.documents([d for d, _, _ in groups])

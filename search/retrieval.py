@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from search.engine import IndexEngine
 from search.errors import InvalidInput
-from search.index import Index
 from search.ranking import query_stems, reciprocal_rank_fusion
 from search.results import MODES, check_request, document_groups, results
 
@@ -18,7 +18,7 @@ QUESTION_WEIGHTS = (3.0, 1.0)
 
 
 def search(
-    index: Index,
+    index: IndexEngine,
     query: str,
     filters: Filters = Filters(),
     k: int = 10,
@@ -31,20 +31,18 @@ def search(
         raise InvalidInput("empty query: type a question or some words")
     check_request(k, mode)
     index.refresh()
-    allowed = index.catalog.filtered_chunk_ids(filters)
     vector = index.embedder.embed_query(query) if mode != "lexical" else None
     depth = max(200, 20 * k)
     while True:
         rankings = []
-        with index.lock:
-            if vector is not None:
-                rankings.append(index.store.search(vector, depth, allowed))
-            if mode in ("lexical", "hybrid"):
-                rankings.append(index.lexical.search(query, depth, allowed))
+        if vector is not None:
+            rankings.append(index.dense_search(vector, filters, depth))
+        if mode in ("lexical", "hybrid"):
+            rankings.append(index.lexical_search(query, filters, depth))
         fused = rankings[0] if len(rankings) == 1 else reciprocal_rank_fusion(rankings, QUESTION_WEIGHTS)
         groups = document_groups(index, fused)
         exhausted = all(len(r) < depth for r in rankings)
-        if len(groups) >= k or exhausted or depth >= index.store.count():
+        if len(groups) >= k or exhausted or depth >= index.catalog.count_chunks():
             break
         depth *= 4
     return results(index, groups[:k], query_stems(query), passages)

@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from search.engine import IndexEngine
 from search.errors import DocumentNotFound
-from search.index import Index
 from search.profiles import LEADING_CHUNKS
 from search.ranking import query_stems, reciprocal_rank_fusion
 from search.results import check_request, document_groups, results
@@ -34,9 +34,10 @@ class QueryDocument:
     vectors: np.ndarray
     municipality_code: str = ""
     doc_id: str = ""
+    doc_type: str = ""  # centres the profile with the mean of its own type; "": all documents
 
 
-def query_document(index: Index, doc_id: str) -> QueryDocument:
+def query_document(index: IndexEngine, doc_id: str) -> QueryDocument:
     """An indexed document as a similarity query."""
     info = index.catalog.document(doc_id)
     if info is None:
@@ -44,13 +45,12 @@ def query_document(index: Index, doc_id: str) -> QueryDocument:
     chunks = index.catalog.chunks_of(doc_id)
     ids = np.asarray([cid for cid, _ in chunks], dtype=np.int64)
     text = f"{info.title}\n" + "\n".join(c.text for _, c in chunks)
-    with index.lock:
-        vectors = index.store.vectors(ids)
-    return QueryDocument(text, vectors, info.municipality_code, doc_id)
+    vectors = index.chunk_vectors(ids)
+    return QueryDocument(text, vectors, info.municipality_code, doc_id, info.doc_type)
 
 
 def similar(
-    index: Index,
+    index: IndexEngine,
     query: QueryDocument,
     filters: Filters = Filters(),
     k: int = 10,
@@ -69,12 +69,10 @@ def similar(
     rankings: list[list[tuple[str, float]]] = []
     weights: list[float] = []
     if mode in ("dense", "hybrid") and len(query.vectors):
-        rankings.append(_profile_ranking(index, query.vectors, index.catalog.filtered_doc_ids(filters)))
+        rankings.append(_profile_ranking(index, query, filters))
         weights.append(DOCUMENT_WEIGHTS[0])
     if mode in ("lexical", "hybrid") and query.text.strip():
-        allowed = index.catalog.filtered_chunk_ids(filters)
-        with index.lock:
-            hits = index.lexical.search(query.text[:LEXICAL_CHARS], 1000, allowed)
+        hits = index.lexical_search(query.text[:LEXICAL_CHARS], filters, 1000)
         rankings.append([(d, s) for d, s, _ in document_groups(index, hits)])
         weights.append(DOCUMENT_WEIGHTS[1])
     ranked = _fuse(rankings, weights)[:k]
@@ -84,16 +82,19 @@ def similar(
     return results(index, groups, stems, passages)
 
 
-def _profile_ranking(index: Index, vectors: np.ndarray, allowed: set[str] | None) -> list[tuple[str, float]]:
+def _profile_ranking(index: IndexEngine, query: QueryDocument, filters: Filters) -> list[tuple[str, float]]:
     """Allowed documents by similarity of centred profiles, after one round of feedback."""
-    profiles = index.profiles()
-    profile = profiles.profile(vectors[:LEADING_CHUNKS])
-    first = profiles.search(profile, FEEDBACK_DOCS, allowed)
+    doc_type = query.doc_type
+    if not doc_type and query.doc_id:
+        info = index.catalog.document(query.doc_id)
+        doc_type = info.doc_type if info else ""
+    profile = index.profile_of(query.vectors[:LEADING_CHUNKS], doc_type)
+    first = index.profile_search(profile, filters, FEEDBACK_DOCS)
     if first:
-        neighbours = profiles.vectors([d for d, _ in first]).mean(axis=0)
+        neighbours = index.profile_vectors([d for d, _ in first]).mean(axis=0)
         expanded = profile + FEEDBACK_WEIGHT * neighbours
         profile = expanded / (np.linalg.norm(expanded) or 1.0)
-    return profiles.search(profile, len(profiles.doc_ids), allowed)
+    return index.profile_search(profile, filters, index.catalog.count_documents())
 
 
 def _fuse(
@@ -108,7 +109,7 @@ def _fuse(
 
 
 def _best_chunks(
-    index: Index, doc_ids: Sequence[str], vectors: np.ndarray, per_doc: int
+    index: IndexEngine, doc_ids: Sequence[str], vectors: np.ndarray, per_doc: int
 ) -> dict[str, list[tuple[int, float]]]:
     """For each result, its passages closest to the query document's opening passages."""
     if not len(vectors):
@@ -119,8 +120,7 @@ def _best_chunks(
         ids = np.asarray([cid for cid, _ in index.catalog.chunks_of(doc_id)], dtype=np.int64)
         if not len(ids):
             continue
-        with index.lock:
-            scores = index.store.vectors(ids) @ centre
+        scores = index.chunk_vectors(ids) @ centre
         order = np.argsort(-scores, kind="stable")[:per_doc]
         out[doc_id] = [(int(ids[i]), float(scores[i])) for i in order]
     return out
