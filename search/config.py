@@ -21,3 +21,5 @@ class IndexSettings(BaseSettings):
     model: str = DEFAULT_MODEL
     batch_size: int = 16  # documents per index write
     search_mode: str = "hybrid"
+    database_url: str = ""  # postgresql://...: the PostgreSQL engine instead of files under data_dir
+    database_read_url: str = ""  # a streaming replica that serves searches (optional)

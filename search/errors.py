@@ -69,3 +69,7 @@ class Overloaded(SchuttingError):
     def __init__(self, message: str, retry_after: int = 5) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class DatabaseUnavailable(SchuttingError):
+    """The PostgreSQL engine's database cannot be reached; nothing was changed."""

@@ -1,0 +1,152 @@
+"""The PostgreSQL engine: one generation of an index in PostgreSQL + pgvector.
+
+Implements ``search.engine.IndexEngine`` like the embedded ``search.index.Index``, with nothing
+kept in memory that another node's write could make wrong: every read asks the database (the
+corpus mean of the find-similar profiles is cached per revision, which is read each time).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from search.embedders import Embedder, normalise
+from search.engine import IndexEngine
+from search.errors import IndexMismatch
+from search.index import Manifest
+from search.pg import ranking
+from search.pg.catalog import PgCatalog
+from search.pg.connection import Database
+from search.pg.generations import Generation
+from search.pg.writes import Writer
+from search.types import Chunk, Document, Filters
+
+
+class PgEngine:
+    """A generation (schema) of a PostgreSQL index, opened for reading and writing."""
+
+    def __init__(
+        self, db: Database, generation: Generation, embedder: Embedder | None = None, owns_db: bool = False
+    ) -> None:
+        if embedder is not None and (embedder.model_id, embedder.dim) != (
+            generation.model_id,
+            generation.dim,
+        ):
+            raise IndexMismatch(
+                f"the index in PostgreSQL was built with {generation.model_id} ({generation.dim}-d), not "
+                f"{embedder.model_id} ({embedder.dim}-d); vectors are never mixed: run "
+                f"`schutting reindex --model {embedder.model_id}` to rebuild with the new model"
+            )
+        self.db = db
+        self.generation = generation
+        self.schema = generation.name
+        self.manifest = Manifest(model_id=generation.model_id, dim=generation.dim, store="pgvector")
+        self._embedder = embedder
+        self._owns_db = owns_db
+        self._catalog = PgCatalog(db, generation.name)
+        self._writer = Writer(generation.name, generation.dim)
+        self._lock = threading.RLock()
+        self._mean: tuple[int, np.ndarray] | None = None
+
+    @property
+    def catalog(self) -> PgCatalog:
+        return self._catalog
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            from search.embedders import load_embedder
+
+            self._embedder = load_embedder(self.manifest.model_id)
+        return self._embedder
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Nothing in this process needs guarding; kept for callers of the embedded engine's lock."""
+        return self._lock
+
+    # -- writes: each call is one transaction --------------------------------------------
+
+    def put(self, items: Sequence[tuple[Document, Sequence[Chunk], np.ndarray]]) -> None:
+        if items:
+            with self.db.write() as conn:
+                self._writer.put(conn, items)
+
+    def delete(self, doc_ids: Sequence[str]) -> int:
+        if not doc_ids:
+            return 0
+        with self.db.write() as conn:
+            return self._writer.delete(conn, doc_ids)
+
+    def flush(self) -> None:
+        """Nothing to do: every write is committed with its lexical statistics."""
+
+    def refresh(self) -> None:
+        """Nothing to do: every read asks the database."""
+
+    def close(self) -> None:
+        if self._owns_db:
+            self.db.close()
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def dense_search(self, vector: np.ndarray, filters: Filters, k: int) -> list[tuple[int, float]]:
+        g = self.generation
+        with self.db.read() as conn:
+            return ranking.dense(conn, self.schema, g.vector_index, g.dim, vector, filters, k)
+
+    def lexical_search(self, text: str, filters: Filters, k: int) -> list[tuple[int, float]]:
+        with self.db.read() as conn:
+            return ranking.lexical(conn, self.schema, text, filters, k)
+
+    def chunk_vectors(self, chunk_ids: np.ndarray) -> np.ndarray:
+        ids = [int(i) for i in np.asarray(chunk_ids).reshape(-1)]
+        if not ids:
+            return np.zeros((0, self.generation.dim), dtype=np.float32)
+        with self.db.read() as conn:
+            rows = conn.execute(f"SELECT id, vector FROM {self.schema}.chunks WHERE id = ANY(%s)", (ids,))
+            found = {int(i): as_array(v) for i, v in rows.fetchall()}
+        return np.vstack([found[i] for i in ids]).astype(np.float32)
+
+    def profile_of(self, vectors: np.ndarray, doc_type: str = "") -> np.ndarray:
+        raw = normalise(np.asarray(vectors, dtype=np.float32).mean(axis=0))[0]
+        return normalise(raw - self._profile_mean())[0]
+
+    def profile_vectors(self, doc_ids: Sequence[str]) -> np.ndarray:
+        if not doc_ids:
+            return np.zeros((0, self.generation.dim), dtype=np.float32)
+        with self.db.read() as conn:
+            rows = conn.execute(
+                f"SELECT doc_id, vector FROM {self.schema}.profiles WHERE doc_id = ANY(%s)", (list(doc_ids),)
+            )
+            found = {str(d): as_array(v) for d, v in rows.fetchall()}
+        raw = np.vstack([found[d] for d in doc_ids])
+        return normalise(raw - self._profile_mean())
+
+    def profile_search(self, profile: np.ndarray, filters: Filters, k: int) -> list[tuple[str, float]]:
+        mean = self._profile_mean()
+        with self.db.read() as conn:
+            return ranking.profiles(conn, self.schema, profile, mean, filters, k)
+
+    def _profile_mean(self) -> np.ndarray:
+        """The corpus mean of the raw profiles, recomputed when the revision moved."""
+        revision = self.catalog.revision()
+        if self._mean is None or self._mean[0] != revision:
+            with self.db.read() as conn:
+                row = conn.execute(f"SELECT avg(vector) FROM {self.schema}.profiles").fetchone()
+            value = row[0] if row else None
+            mean = as_array(value) if value is not None else np.zeros(self.generation.dim, np.float32)
+            self._mean = (revision, mean)
+        return self._mean[1]
+
+
+def as_array(value: object) -> np.ndarray:
+    """A pgvector value (numpy array or pgvector's Vector) as float32."""
+    to_numpy = getattr(value, "to_numpy", None)
+    return np.asarray(to_numpy() if to_numpy else value, dtype=np.float32)
+
+
+def _satisfies_contract(engine: PgEngine) -> IndexEngine:
+    return engine  # mypy checks that the PostgreSQL engine implements the contract

@@ -1,0 +1,122 @@
+"""Searches inside PostgreSQL, filters applied in SQL before ranking.
+
+- Dense: inner product on normalised vectors. A small allowed set (or a large k) is scanned
+  exactly; otherwise the HNSW index answers with an iterative scan (pgvector >= 0.8), so a
+  filter never leaves fewer than k hits while more matching chunks exist (and when the index
+  scan stops early, the exact scan answers).
+- Lexical: Okapi BM25 (Lucene's idf, k1 1.2, b 0.75, as the embedded engine's bm25s) over the
+  ``dutch`` text-search configuration's stems, from statistics kept in step with every write.
+- Profiles: centred cosine of document profiles, the corpus mean subtracted inside the query.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from search.pg.filters import where
+from search.types import Filters
+
+EXACT_LIMIT = 20_000  # allowed chunks up to which an exact scan beats the index
+MAX_EF_SEARCH = 1000  # pgvector's limit; a larger k is answered exactly
+K1, B = 1.2, 0.75
+
+
+def dense(
+    conn: psycopg.Connection, s: str, index: str, dim: int, vector: np.ndarray, filters: Filters, k: int
+) -> list[tuple[int, float]]:
+    cond, args = where(filters, s)
+    allowed = _allowed_chunks(conn, s, cond, args)
+    if allowed == 0 or k <= 0:
+        return []
+    query = np.asarray(vector, dtype=np.float32).reshape(-1)
+    base = f"SELECT c.id, -(c.vector <#> %s) FROM {s}.chunks c JOIN {s}.documents d ON d.id = c.doc_id WHERE {cond}"
+    if index != "exact" and allowed > EXACT_LIMIT and k <= MAX_EF_SEARCH:
+        distance = (
+            "c.vector <#> %s" if index == "hnsw" else f"c.vector::halfvec({dim}) <#> %s::halfvec({dim})"
+        )
+        with conn.transaction():
+            conn.execute(f"SET LOCAL hnsw.ef_search = {max(40, int(k))}")
+            conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+            rows = conn.execute(f"{base} ORDER BY {distance} LIMIT %s", [query, *args, query, k]).fetchall()
+        if len(rows) >= min(k, allowed):
+            return _ordered(rows)
+    exact = f"{base} ORDER BY (c.vector <#> %s) + 0, c.id LIMIT %s"
+    return _ordered(conn.execute(exact, [query, *args, query, k]).fetchall())
+
+
+def _allowed_chunks(conn: psycopg.Connection, s: str, cond: str, args: list[Any]) -> int:
+    row = conn.execute(
+        f"SELECT coalesce(sum(d.chunk_count), 0) FROM {s}.documents d WHERE {cond}", args
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _ordered(rows: list[tuple[Any, ...]]) -> list[tuple[int, float]]:
+    return sorted(((int(i), float(score)) for i, score in rows), key=lambda p: (-p[1], p[0]))
+
+
+LEXICAL = """
+WITH q(term, idf) AS (SELECT * FROM unnest(%s::text[], %s::float8[])),
+cand AS (
+    SELECT c.id, c.dl, c.tsv FROM {s}.chunks c JOIN {s}.documents d ON d.id = c.doc_id
+    WHERE c.tsv @@ %s::tsquery AND {cond}
+)
+SELECT cand.id, sum(q.idf * x.tf / (x.tf + %s * (1 - %s + %s * cand.dl / %s))) AS score
+FROM cand
+CROSS JOIN LATERAL (SELECT u.lexeme, array_length(u.positions, 1)::float8 AS tf FROM unnest(cand.tsv) u) x
+JOIN q ON q.term = x.lexeme
+GROUP BY cand.id ORDER BY score DESC, cand.id LIMIT %s
+"""
+
+
+def lexical(conn: psycopg.Connection, s: str, text: str, filters: Filters, k: int) -> list[tuple[int, float]]:
+    if k <= 0 or not text.strip():
+        return []
+    chunks, tokens = conn.execute(f"SELECT chunks, tokens FROM {s}.stats").fetchone() or (0, 0)
+    terms = conn.execute(
+        f"SELECT t.term, t.df FROM (SELECT DISTINCT unnest(tsvector_to_array(to_tsvector('dutch', %s)))) u(term) "
+        f"JOIN {s}.terms t ON t.term = u.term WHERE t.df > 0 ORDER BY t.term",
+        (text,),
+    ).fetchall()
+    if not terms or not chunks:
+        return []
+    idf = [math.log(1 + (chunks - df + 0.5) / (df + 0.5)) for _, df in terms]
+    names = [str(t) for t, _ in terms]
+    tsquery = " | ".join(_quoted(t) for t in names)
+    cond, args = where(filters, s)
+    avgdl = max(tokens / chunks, 1e-9)
+    rows = conn.execute(
+        LEXICAL.format(s=s, cond=cond), [names, idf, tsquery, *args, K1, B, B, avgdl, k]
+    ).fetchall()
+    return [(int(i), float(score)) for i, score in rows]
+
+
+def _quoted(term: str) -> str:
+    """A stem as a tsquery operand (already normalised: no further stemming)."""
+    return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+PROFILES = """
+SELECT p.doc_id, (-(p.vector <#> %s) - %s) / sqrt(greatest(1 + 2 * (p.vector <#> %s) + %s, 1e-12)) AS score
+FROM {s}.profiles p JOIN {s}.documents d ON d.id = p.doc_id
+WHERE {cond} ORDER BY score DESC, p.doc_id LIMIT %s
+"""
+
+
+def profiles(
+    conn: psycopg.Connection, s: str, profile: np.ndarray, mean: np.ndarray, filters: Filters, k: int
+) -> list[tuple[str, float]]:
+    """Documents whose centred profile (raw profile minus ``mean``, normalised) is nearest ``profile``."""
+    if k <= 0:
+        return []
+    q = np.asarray(profile, dtype=np.float32).reshape(-1)
+    m = np.asarray(mean, dtype=np.float32).reshape(-1)
+    cond, args = where(filters, s)
+    rows = conn.execute(
+        PROFILES.format(s=s, cond=cond), [q, float(q @ m), m, float(m @ m), *args, k]
+    ).fetchall()
+    return [(str(d), float(score)) for d, score in rows]
