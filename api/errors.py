@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from search.errors import (
     Busy,
+    DatabaseUnavailable,
     DocumentNotFound,
     IndexMismatch,
     InvalidInput,
@@ -55,6 +56,7 @@ ANSWERS: dict[type[SchuttingError], Answer] = {
     IndexMismatch: Answer(409, 4, "De index hoort bij een ander taalmodel; herindexeren is nodig."),
     ModelUnavailable: Answer(503, 8, "Het taalmodel is niet beschikbaar."),
     NoIndex: Answer(503, 1, "Er zijn nog geen documenten geladen."),
+    DatabaseUnavailable: Answer(503, 8, "De database is nu niet bereikbaar. Probeer het later opnieuw."),
 }
 UNEXPECTED = Answer(500, 1, "Er ging iets mis.")
 
