@@ -7,7 +7,7 @@ DEMO_DATA ?= data
 QUESTION ?= hoe regelen andere gemeenten de bijzondere bijstand voor uitvaartkosten?
 EVAL ?= ../shared/eval
 
-.PHONY: setup system-packages demo serve test test-fast test-browser lint format typecheck bench bench-quality clean postgres postgres-stop
+.PHONY: setup system-packages demo serve test test-fast test-browser lint format typecheck bench bench-quality clean postgres postgres-stop fuzz
 
 setup: $(STAMP)  ## create .venv with everything (CPU torch pinned; no model downloads)
 
@@ -64,3 +64,9 @@ postgres-stop:
 
 clean:
 	rm -rf data/generations data/CURRENT data/*.sqlite* data/eval data/uploads data/write.lock test-artifacts
+
+FUZZ_EXAMPLES ?= 2000
+FUZZ_SECONDS ?= 1800
+fuzz: setup  ## bounded fuzzing of every reader: FUZZ_EXAMPLES inputs per harness, at most FUZZ_SECONDS
+	SCHUTTING_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) timeout $(FUZZ_SECONDS) $(BIN)/python -m pytest -q -m fuzz \
+		-p no:cacheprovider --hypothesis-show-statistics tests/fuzz

@@ -28,7 +28,9 @@ AES_REASON = (
 PDF_MAGIC = b"%PDF-"
 HEADER_WINDOW = 1024  # readers accept the %PDF- header anywhere in the first KiB
 # pypdf raises its own errors on most damage, but plain Python errors on some; all mean "cannot parse".
-PARSE_ERRORS = (PyPdfError, ValueError, LookupError, TypeError, AttributeError, RecursionError, zlib.error)
+PARSE_ERRORS = (
+    PyPdfError, ValueError, LookupError, TypeError, AttributeError, RecursionError, ArithmeticError, zlib.error,
+)  # fmt: skip
 
 _SIGNATURES = (
     (b"PK\x03\x04", "a ZIP archive or Office document (.docx, .xlsx)"),

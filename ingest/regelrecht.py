@@ -51,6 +51,8 @@ def parse_regelrecht(data: bytes, source: str) -> Document:
         spec = yaml.safe_load(data)
     except yaml.YAMLError as exc:
         raise UnreadableDocument(source, f"malformed YAML: {exc}") from exc
+    except RecursionError as exc:  # PyYAML builds nested collections recursively
+        raise UnreadableDocument(source, "malformed YAML: nested too deeply") from exc
     if not isinstance(spec, dict):
         raise UnreadableDocument(source, "not a regelrecht file: the YAML is not a mapping")
     articles = spec.get("articles")
@@ -120,7 +122,7 @@ def _extra(spec: dict[str, Any]) -> dict[str, Any]:
         "valid_from": _text(spec.get("valid_from")) or _text(spec.get("effective_date")),
         "publication_date": _text(spec.get("publication_date")),
         "url": url,
-        "legal_basis": [_legal_basis(b) for b in spec.get("legal_basis") or [] if isinstance(b, dict)],
+        "legal_basis": [_legal_basis(b) for b in _list(spec.get("legal_basis")) if isinstance(b, dict)],
     }
 
 
@@ -142,9 +144,16 @@ def _normalise(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _text(value: Any) -> str:
-    """A scalar YAML value as text; unquoted dates come back from PyYAML as date objects."""
-    if value is None:
+    """A scalar YAML value as text; unquoted dates come back from PyYAML as date objects.
+
+    A list or mapping where text belongs is no text: its str() could be gigabytes, since YAML
+    aliases let a 400-byte file nest the same list a million times."""
+    if value is None or isinstance(value, list | dict):
         return ""
     if isinstance(value, datetime.date):
         return value.isoformat()

@@ -169,13 +169,19 @@ def parse_page(data: bytes, source: str = "SRU response") -> SruPage:
         raise SruDiagnostic(f"the SRU service refused the query: {message or 'no message'}")
     if etree.QName(root).localname != "searchRetrieveResponse":
         raise FetchFailed(source, f"not an SRU response: root element is <{etree.QName(root).localname}>")
-    records = tuple(_record(el) for el in _children(root, "records", "record"))
-    next_position = _text(root, "nextRecordPosition", deep=False)
+    total = _number(_text(root, "numberOfRecords", deep=False) or "0")
+    if total is None:
+        raise FetchFailed(source, "not an SRU response: numberOfRecords is not a number")
     return SruPage(
-        total=int(_text(root, "numberOfRecords", deep=False) or 0),
-        records=records,
-        next_position=int(next_position) if next_position.isdigit() else None,
+        total=total,
+        records=tuple(_record(el) for el in _children(root, "records", "record")),
+        next_position=_number(_text(root, "nextRecordPosition", deep=False)),
     )
+
+
+def _number(text: str) -> int | None:
+    """A count or position: digits only, at most 18 of them (None otherwise)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def _record(record: Any) -> SruRecord:
@@ -183,7 +189,7 @@ def _record(record: Any) -> SruRecord:
     enriched = _first(record, "enrichedData")
     meta = meta if meta is not None else record
     return SruRecord(
-        position=int(_text(record, "recordPosition", deep=False) or 0),
+        position=_number(_text(record, "recordPosition", deep=False)) or 0,
         identifier=_text(meta, "identifier"),
         title=_text(meta, "title"),
         creator=_text(meta, "creator"),

@@ -42,6 +42,8 @@ def read_text(path: Path) -> Document:
     except UnicodeDecodeError:
         text = data.decode("latin-1")
     sections = markdown_sections(text.replace("\r\n", "\n"))
+    if not sections:
+        raise UnreadableDocument(str(path), "the file has no text besides headings")
     first = _HEADING.search(text)
     title = first.group(2).strip() if first else path.stem.replace("_", " ")
     return Document(
@@ -56,40 +58,60 @@ def read_text(path: Path) -> Document:
 def read_corpus_jsonl(path: Path) -> Iterator[Document | UnreadableDocument]:
     """A BEIR corpus.jsonl: one document a line (``_id``, ``title``, ``text``, ``metadata``).
 
-    Bad lines are yielded as errors so the rest of the file still loads.
+    Bad lines (not UTF-8, not JSON, not a record) are yielded as errors so the rest of the file still loads.
     """
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, 1):
+            if not raw.strip():
                 continue
             where = f"{path}:{number}"
             try:
-                record = json.loads(line)
-                yield corpus_record(record, where)
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                yield corpus_record(json.loads(raw.decode("utf-8")), where)
+            except UnicodeDecodeError as exc:
+                yield UnreadableDocument(where, f"not a corpus record: the line is not UTF-8 ({exc.reason})")
+            except (json.JSONDecodeError, RecursionError) as exc:
                 yield UnreadableDocument(where, f"not a corpus record: {exc}")
             except UnreadableDocument as exc:
                 yield exc
 
 
-def corpus_record(record: dict[str, Any], source: str) -> Document:
-    meta = dict(record.get("metadata") or {})
-    text = str(record.get("text") or "")
-    if not text.strip():
+def corpus_record(record: Any, source: str) -> Document:
+    """One corpus line as a Document; UnreadableDocument when it is not a record with an id and text."""
+    if not isinstance(record, dict):
+        raise UnreadableDocument(
+            source, f"not a corpus record: a JSON {type(record).__name__}, not an object"
+        )
+    doc_id, text, metadata = record.get("_id"), record.get("text"), record.get("metadata")
+    if not isinstance(doc_id, str | int) or isinstance(doc_id, bool) or not str(doc_id).strip():
+        raise UnreadableDocument(source, "not a corpus record: no '_id' (a string)")
+    if not isinstance(text, str) or not text.strip():
         raise UnreadableDocument(source, "the record has no text")
-    doc_type = str(meta.pop("doc_type", "") or meta.pop("type", "") or meta.pop("plan_type", ""))
+    if not isinstance(metadata, dict | None):
+        raise UnreadableDocument(source, "not a corpus record: 'metadata' is not an object")
+    sections = markdown_sections(text)
+    if not sections:
+        raise UnreadableDocument(source, "the record has no text besides headings")
+    meta = {str(k): v for k, v in (metadata or {}).items()}
+    doc_type = (
+        _field(meta.pop("doc_type", "")) or _field(meta.pop("type", "")) or _field(meta.pop("plan_type", ""))
+    )
     return Document(
-        id=str(record["_id"]),
-        title=str(record.get("title") or "") or text.strip().split("\n", 1)[0][:120],
-        sections=markdown_sections(text),
-        municipality=str(meta.pop("municipality", "") or ""),
-        municipality_code=str(meta.pop("municipality_code", "") or ""),
+        id=str(doc_id),
+        title=_field(record.get("title")) or text.strip().split("\n", 1)[0][:120],
+        sections=sections,
+        municipality=_field(meta.pop("municipality", "")),
+        municipality_code=_field(meta.pop("municipality_code", "")),
         doc_type=doc_type.lower(),
-        date=str(meta.pop("date", "") or ""),
+        date=_field(meta.pop("date", "")),
         source=source,
         content_hash=hashlib.sha256(line_bytes(record)).hexdigest(),
         extra=meta,
     )
+
+
+def _field(value: Any) -> str:
+    """A metadata value as text: strings and numbers as they are, anything else (lists, objects) as ''."""
+    return str(value) if isinstance(value, str | int | float) and not isinstance(value, bool) else ""
 
 
 def line_bytes(record: dict[str, Any]) -> bytes:
