@@ -49,7 +49,7 @@ class Budget:
     """What reading one file may cost, and how long a call may wait for a free reader."""
 
     seconds: float = 120.0  # wall-clock time, OCR included
-    memory_bytes: int = 2048 * _MB  # address space of the reading process (RLIMIT_AS)
+    memory_bytes: int = 1536 * _MB  # address space reading may add to the reader process (RLIMIT_AS)
     queue_seconds: float | None = 2.0  # wait for a free reader; None: as long as it takes
 
 
@@ -195,9 +195,11 @@ def _context() -> Any:
 
 def _work(sender: Connection, path: Path, defaults: Defaults, options: ReadOptions, budget: Budget) -> None:
     """In the child: limit memory and CPU, read, send back ("ok", items), ("memory", None) or ("error", text)."""
-    resource.setrlimit(resource.RLIMIT_AS, (budget.memory_bytes, budget.memory_bytes))
+    limit = _address_space() + budget.memory_bytes  # the budget is what reading may add
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     cpu = int(budget.seconds) + 5  # a backstop should the parent die before it can kill us
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    os.nice(10)  # reading yields the CPU to searches: a server keeps answering while files are read
     try:
         message: tuple[str, Any] = ("ok", [_portable(item) for item in read_source(path, defaults, options)])
     except MemoryError:
@@ -210,6 +212,14 @@ def _work(sender: Connection, path: Path, defaults: Defaults, options: ReadOptio
         sender.send(("memory", None))
     finally:
         sender.close()
+
+
+def _address_space() -> int:
+    """The bytes of address space this process has now (what the forkserver preloaded); 0 if unknown."""
+    try:
+        return int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _portable(item: Item) -> Any:

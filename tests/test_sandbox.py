@@ -59,9 +59,9 @@ def test_a_stalling_pdf_is_refused_within_its_budget_while_another_file_is_read(
 
 
 def test_a_file_over_the_memory_budget_is_refused_with_that_reason(hostile: Path) -> None:
-    (refused,) = read_isolated(hostile, budget=Budget(seconds=120, memory_bytes=300 * 1024 * 1024))
+    (refused,) = read_isolated(hostile, budget=Budget(seconds=120, memory_bytes=64 * 1024 * 1024))
     assert isinstance(refused, OverBudget)
-    assert "memory budget of 300 MB" in refused.reason
+    assert "memory budget of 64 MB" in refused.reason
 
 
 def test_a_full_pool_answers_overloaded_after_a_short_wait(hostile: Path) -> None:
