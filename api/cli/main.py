@@ -62,6 +62,9 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     top.add_argument("--data-dir", type=Path, help="index folder (default: $SCHUTTING_DATA_DIR or ./data)")
+    top.add_argument(
+        "--database-url", help="postgresql://... : the PostgreSQL engine (default: $SCHUTTING_DATABASE_URL)"
+    )
     sub = top.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser(
@@ -157,6 +160,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     overrides: dict[str, Any] = {"data_dir": args.data_dir} if args.data_dir else {}
+    if args.database_url:
+        overrides["database_url"] = args.database_url
     settings = Settings(**overrides)
     try:
         output = COMMANDS[args.command](settings, args)
