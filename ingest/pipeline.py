@@ -14,8 +14,8 @@ from ingest.embedding import EmbeddingCache, embed_passages, passage_text
 from ingest.meldingen import melding
 from ingest.sandbox import Budget, read_isolated
 from ingest.sources import Defaults, ReadOptions, read_source, survey
+from search.engine import IndexEngine
 from search.errors import SchuttingError, UnreadableDocument
-from search.index import Index
 from search.types import Chunk, Document
 
 
@@ -62,7 +62,7 @@ class IngestOptions:
 
 
 def ingest_paths(
-    index: Index,
+    index: IndexEngine,
     paths: Sequence[Path],
     options: IngestOptions = IngestOptions(),
     cache: EmbeddingCache | None = None,
@@ -129,7 +129,7 @@ def _read_guarded(path: Path, options: IngestOptions) -> Iterator[Document | Unr
 
 
 def ingest_documents(
-    index: Index,
+    index: IndexEngine,
     documents: Iterable[Document],
     options: IngestOptions = IngestOptions(),
     cache: EmbeddingCache | None = None,
@@ -160,7 +160,7 @@ def ingest_documents(
 
 
 def _write(
-    index: Index,
+    index: IndexEngine,
     batch: list[tuple[Document, list[Chunk], bool]],
     cache: EmbeddingCache | None,
     report: IngestReport,
@@ -184,7 +184,7 @@ def _notify(progress: Progress | None, report: IngestReport, source: str) -> Non
         progress(report, source)
 
 
-def sync_folders(index: Index, paths: Sequence[Path], report: IngestReport) -> None:
+def sync_folders(index: IndexEngine, paths: Sequence[Path], report: IngestReport) -> None:
     """Documents whose source file under a synced folder no longer exists leave every index."""
     folders = [p.resolve() for p in paths if p.is_dir()]
     gone = []
@@ -209,7 +209,7 @@ def source_file(source: str) -> Path:
 
 
 def embed_document(
-    index: Index, doc: Document, cache: EmbeddingCache | None = None
+    index: IndexEngine, doc: Document, cache: EmbeddingCache | None = None
 ) -> tuple[list[Chunk], np.ndarray]:
     """Chunks and vectors of a document that is not (yet) indexed, e.g. an uploaded draft."""
     chunks = chunk(doc)

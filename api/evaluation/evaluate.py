@@ -20,9 +20,9 @@ from ingest.pipeline import IngestOptions, ingest_documents
 from ingest.sources import Defaults, complete
 from ingest.text import read_corpus_jsonl
 from search.embedders import load_embedder
+from search.engine import IndexEngine
+from search.engines import Place, open_live
 from search.errors import InvalidInput, UnreadableDocument
-from search.generations import open_live
-from search.index import Index
 from search.metrics import evaluate_run, percentile
 from search.retrieval import query_document, search, similar
 from search.types import Document
@@ -47,16 +47,16 @@ def load_qrels(folder: Path, split: str) -> dict[str, set[str]]:
     return qrels
 
 
-def eval_index(folder: Path, settings: Settings, model: str) -> Index:
+def eval_index(folder: Path, settings: Settings, model: str) -> IndexEngine:
     """The cached index of a set's corpus, built on first use."""
     corpus = folder / "corpus.jsonl"
     if not corpus.exists():
         raise InvalidInput(f"{corpus} not found: is {folder} a BEIR-layout folder?")
     stat = corpus.stat()
     key = hashlib.sha1(f"{corpus.resolve()}|{stat.st_size}|{model}|{INDEX_RECIPE}".encode()).hexdigest()[:12]
-    data_dir = settings.data_dir / "eval" / f"{folder.name}-{key}"
+    place = Place.of(settings).sub(f"eval/{folder.name}-{key}")  # a folder, or a space in the database
     embedder = load_embedder(model)
-    index = open_live(data_dir, embedder, create=True)
+    index = open_live(place, embedder, create=True)
     assert index is not None
     if index.catalog.get_meta("eval_complete") != "1":
         ingest_documents(index, _corpus_documents(corpus), IngestOptions(batch_chunks=64),
@@ -107,7 +107,7 @@ def evaluate(
     }
 
 
-def _ranked_ids(index: Index, query: dict[str, Any], mode: str) -> list[str]:
+def _ranked_ids(index: IndexEngine, query: dict[str, Any], mode: str) -> list[str]:
     doc_id = (query.get("metadata") or {}).get("doc_id")
     if doc_id and index.catalog.document(doc_id) is not None:
         results = similar(index, query_document(index, doc_id), k=100, mode=mode)
