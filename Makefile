@@ -7,7 +7,7 @@ DEMO_DATA ?= data
 QUESTION ?= hoe regelen andere gemeenten de bijzondere bijstand voor uitvaartkosten?
 EVAL ?= ../shared/eval
 
-.PHONY: setup system-packages demo serve test test-fast test-browser lint format typecheck bench bench-quality clean postgres postgres-stop fuzz
+.PHONY: setup system-packages demo serve test test-fast test-browser lint format typecheck bench bench-quality bench-load clean postgres postgres-stop fuzz
 
 setup: $(STAMP)  ## create .venv with everything (CPU torch pinned; no model downloads)
 
@@ -55,6 +55,9 @@ bench: setup  ## ingest throughput (chunks/s) per model and query latency
 
 bench-quality: setup  ## nDCG@10, MRR@10, Recall@10/100, latency per set and mode (long on first run)
 	$(BIN)/python -m api.evaluation.bench_quality --eval $(EVAL)
+
+bench-load: setup  ## 8 clients against `schutting serve` on 127.0.0.1: idle, during ingest, during reindex
+	$(BIN)/schutting bench load --clients 8 --seconds 20 --json
 
 postgres:  ## a local PostgreSQL 15 + pgvector under data/postgres/ (root installs it once); prints its URL
 	@scripts/postgres.sh start

@@ -18,11 +18,20 @@ from typing import Any
 
 from api.cli import commands, harvest, jobs
 from api.errors import answer_for
+from api.evaluation import bench_load
 from api.settings import Settings
 from search.errors import SchuttingError
 from search.retrieval import MODES
 
 Command = Callable[[Settings, argparse.Namespace], "str | None"]
+
+# `schutting bench KIND`: each kind's module has add_arguments(parser) and report(args) -> str.
+BENCHES: dict[str, Any] = {"load": bench_load}
+
+
+def cmd_bench(settings: Settings, args: argparse.Namespace) -> str:
+    return str(BENCHES[args.bench].report(args))
+
 
 # The command table: name -> what runs it. Every subcommand of `parser()` is here, and only these.
 COMMANDS: dict[str, Command] = {
@@ -36,6 +45,7 @@ COMMANDS: dict[str, Command] = {
     "serve": commands.cmd_serve,
     "harvest": harvest.cmd_harvest,
     "jobs": jobs.cmd_jobs,
+    "bench": cmd_bench,
 }
 
 
@@ -153,6 +163,15 @@ def parser() -> argparse.ArgumentParser:
     )
     jobs.add_arguments(
         sub.add_parser("jobs", help="admin jobs (ingest, reindex, harvest): state, errors; rerun")
+    )
+    benches = sub.add_parser("bench", help="benchmarks against a real served index")
+    kinds = benches.add_subparsers(dest="bench", required=True)
+    bench_load.add_arguments(
+        kinds.add_parser(
+            "load",
+            help="N concurrent clients for T seconds: idle, during an ingest job, during a reindex",
+            epilog="example: schutting bench load --clients 8 --seconds 20 --json",
+        )
     )
     return top
 
