@@ -6,8 +6,10 @@ look an error up here, so a new error class is answered the same way at every ed
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from ingest.meldingen import GENERAL, melding_for
 from search.errors import (
     Busy,
     DatabaseUnavailable,
@@ -17,6 +19,7 @@ from search.errors import (
     ModelUnavailable,
     NoIndex,
     NotAuthorized,
+    Overloaded,
     SchuttingError,
     TooLarge,
     UnreadableDocument,
@@ -53,6 +56,7 @@ ANSWERS: dict[type[SchuttingError], Answer] = {
     UnreadableDocument: Answer(422, 7, "Het document kan niet worden gelezen."),
     DocumentNotFound: Answer(404, 3, "Dit document staat niet in de index."),
     Busy: Answer(409, 5, "Er loopt al een taak die de index bijwerkt. Probeer het later opnieuw."),
+    Overloaded: Answer(429, 5, "Het is nu te druk. Probeer het over enkele seconden opnieuw."),
     IndexMismatch: Answer(409, 4, "De index hoort bij een ander taalmodel; herindexeren is nodig."),
     ModelUnavailable: Answer(503, 8, "Het taalmodel is niet beschikbaar."),
     NoIndex: Answer(503, 1, "Er zijn nog geen documenten geladen."),
@@ -68,6 +72,32 @@ def answer_for(exc: BaseException) -> Answer:
     return UNEXPECTED
 
 
+def melding(exc: BaseException) -> str:
+    """The Dutch text for this error: its own (``exc.melding``), the reader's reason in Dutch for a
+    refused document, or the table's text for its class."""
+    own = getattr(exc, "melding", "")
+    if isinstance(own, str) and own:
+        return own
+    if isinstance(exc, UnreadableDocument | Overloaded):
+        text = melding_for(exc)
+        if text != GENERAL:
+            return text
+    return answer_for(exc).melding
+
+
 def status_and_message(exc: SchuttingError) -> tuple[int, str]:
-    answer = answer_for(exc)
-    return answer.status, answer.melding
+    return answer_for(exc).status, melding(exc)
+
+
+_SERVER_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s/:'\"]+/)+(?=[^\s/:'\"]*)")
+
+
+def public_text(text: str) -> str:
+    """``text`` without server paths: ``/srv/data/uploads/ab12/besluit.pdf`` becomes ``besluit.pdf``."""
+    return _SERVER_PATH.sub("", text)
+
+
+def with_melding(exc: SchuttingError, text: str) -> SchuttingError:
+    """``exc`` carrying a Dutch text of its own (shown instead of its class's general one)."""
+    exc.melding = text  # type: ignore[attr-defined]
+    return exc

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from api.errors import with_melding
 from ingest.municipalities import load_municipalities
 from search.errors import InvalidInput
 from search.types import Filters, Result
@@ -81,6 +82,29 @@ def build_filters(
     )
 
 
+MAX_QUERY_CHARS = 2000
+
+
+def question(text: str) -> str:
+    """A question as asked, refused when longer than a question can reasonably be (its cost grows with it)."""
+    if len(text) > MAX_QUERY_CHARS:
+        raise with_melding(
+            InvalidInput(f"the question has {len(text):,} characters, over the limit of {MAX_QUERY_CHARS:,}"),
+            f"Uw vraag is te lang ({len(text):,} tekens). Gebruik hoogstens {MAX_QUERY_CHARS:,} tekens.".replace(
+                ",", "."
+            ),
+        )
+    return text
+
+
+def public_source(source: str) -> str:
+    """Where a document came from, as the public may see it: a web address, or only the file's name
+    (never a path on the server)."""
+    if source.startswith(("https://", "http://")):
+        return source
+    return source.replace("\\", "/").rsplit("/", 1)[-1]
+
+
 def result_dict(result: Result) -> dict[str, Any]:
     doc = result.document
     return {
@@ -91,7 +115,7 @@ def result_dict(result: Result) -> dict[str, Any]:
         "province": doc.province,
         "type": doc.doc_type,
         "date": doc.date,
-        "source": doc.source,
+        "source": public_source(doc.source),
         "score": round(result.score, 6),
         "passages": [
             {

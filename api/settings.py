@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ingest.sandbox import Budget
 from ingest.sources import ReadOptions
 from search.config import IndexSettings
 
@@ -17,7 +18,13 @@ class Settings(IndexSettings):
     max_pages: int = 2000
     ocr: bool = True
     ocr_page_limit: int | None = None
+    read_seconds: float = 120.0  # time budget to read one uploaded document (OCR included)
+    read_memory_mb: int = 2048  # memory budget of the process reading it
     ingest_roots: str = ""  # folders the admin may ingest from by path, os.pathsep-separated; "": off
+
+    def budget(self) -> Budget:
+        """What reading one document for a web request or web job may cost."""
+        return Budget(seconds=self.read_seconds, memory_bytes=self.read_memory_mb * 1024 * 1024)
 
     def allowed_roots(self) -> list[Path]:
         """The configured ingest roots, resolved (symlinks and ``..``); empty: path ingest is off."""

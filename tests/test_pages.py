@@ -151,7 +151,7 @@ def test_upload_a_real_pdf_for_similar_policy(client: TestClient) -> None:
     [
         ({"bestand": ("kapot.pdf", b"<html>geen pdf</html>", "application/pdf")}, "", 400, "geen PDF"),
         ({"bestand": ("notitie.txt", b"hallo", "text/plain")}, "", 400, "geen PDF"),
-        ({"bestand": ("leeg.pdf", b"", "application/pdf")}, "", 400, "of het is leeg"),
+        ({"bestand": ("leeg.pdf", b"", "application/pdf")}, "", 400, "Het bestand is leeg"),
         ({"bestand": ("a.pdf", b"%PDF-1.4", "application/pdf")}, "Atlantis", 400, "De gemeente ‘Atlantis’ kennen"),
         ({}, "", 400, "Kies eerst een PDF-bestand"),
     ],
@@ -170,7 +170,7 @@ def test_too_large_upload(client: TestClient) -> None:
     big = shared_path("pdf", "begroting_2026.pdf")  # 2.1 MB > the 2 MB limit of this app
     with big.open("rb") as f:
         r = client.post("/vergelijkbaar", files={"bestand": (big.name, f, "application/pdf")})
-    assert r.status_code == 413 and "Het bestand is te groot. Een PDF mag hoogstens 1 MB zijn." in r.text
+    assert r.status_code == 413 and "Het bestand is te groot: een bestand mag hoogstens 1,9 MB zijn." in r.text
 
 
 def test_side_by_side_aligns_articles(client: TestClient) -> None:

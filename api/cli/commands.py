@@ -12,7 +12,7 @@ from typing import Any
 from api.cli.progress import ProgressBar, failures_text
 from api.evaluation.evaluate import evaluate, format_metrics
 from api.jobs import ingest_params, run_in_foreground
-from api.queries import build_filters, municipality_codes, result_dict
+from api.queries import build_filters, municipality_codes, question, result_dict
 from api.settings import Settings
 from ingest.draft import draft_query
 from ingest.pipeline import IngestReport
@@ -42,6 +42,7 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> str:
         municipality=args.municipality or "", doc_type=args.doc_type or "", date=args.date or "",
         title=args.title or "", doc_id=args.doc_id or "", model=args.model or "", force=args.force,
         sync=args.sync, ocr=not args.no_ocr, ocr_page_limit=args.ocr_page_limit, limit_bytes=False,
+        isolated=False,
     )  # fmt: skip
     with ProgressBar("ingest", args.json) as bar:
         job, report = run_in_foreground(settings, "ingest", params, bar)
@@ -82,7 +83,7 @@ def _filters_from(args: argparse.Namespace, municipality: Sequence[str] | None =
 def cmd_search(settings: Settings, args: argparse.Namespace) -> str:
     index = require_live(settings.data_dir)
     mode = args.mode or settings.search_mode
-    results = search(index, args.query, _filters_from(args), k=args.k, mode=mode)
+    results = search(index, question(args.query), _filters_from(args), k=args.k, mode=mode)
     return _results_out(results, args.json, {"query": args.query, "mode": mode})
 
 

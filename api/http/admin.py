@@ -24,10 +24,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from api.errors import public_text
 from api.http.admin_uploads import save_uploads
 from api.http.auth import require_admin
 from api.jobs import Job, JobRunner, JobStore, harvest_params, ingest_params
 from api.settings import Settings
+from ingest.meldingen import melding
 from ingest.sru import DEFAULT_ENDPOINT, HarvestQuery
 from search.embedders import EMBEDDERS
 from search.errors import DocumentNotFound, InvalidInput
@@ -130,8 +132,22 @@ class Admin:
     def job_dict(self, job_id: int) -> dict[str, Any]:
         store, runner = self.jobs()
         store.recover(runner.active())
-        errors = [{"source": s, "reason": r} for s, r in store.errors(job_id)]
+        uploads = (self.settings.data_dir / "uploads").resolve()
+        errors = [
+            {
+                "source": _shown_source(source, uploads),
+                "reason": public_text(reason),
+                "melding": melding(reason),
+            }
+            for source, reason in store.errors(job_id)
+        ]
         return {**store.get(job_id).as_dict(), "errors": errors}
+
+
+def _shown_source(source: str, uploads: Path) -> str:
+    """An uploaded file by its name (its folder under data/uploads means nothing to the admin)."""
+    path = Path(source)
+    return path.name if path.is_absolute() and path.resolve().is_relative_to(uploads) else source
 
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
@@ -167,7 +183,7 @@ async def ingest(request: Request, admin: AppAdmin) -> JSONResponse:
         folder, fields = await save_uploads(request, settings)
         params = ingest_params(settings, [folder], municipality=fields.get("municipality", ""),
                                doc_type=fields.get("type", ""), date=fields.get("date", ""),
-                               force=_flag(fields.get("force")))  # fmt: skip
+                               force=_flag(fields.get("force")), uploaded=True)  # fmt: skip
     except BaseException:
         lock.release()
         raise

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from api.http import admin, documents, search, similar
 from api.http.errors import install_error_handlers
+from api.http.guard import RequestGuard
 from api.pages import install_pages
 from api.settings import Settings
 from search.generations import LiveIndex
@@ -25,4 +26,5 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (search, similar, documents, admin):
         app.include_router(module.router)
     install_pages(app, settings)
+    app.add_middleware(RequestGuard, settings=settings)
     return app

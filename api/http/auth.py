@@ -12,9 +12,14 @@ from search.errors import NotAuthorized
 
 
 def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
-    """Bearer SCHUTTING_ADMIN_TOKEN required: 401 without a token, 403 with a wrong one or while none
-    is configured. Compared in constant time."""
-    token: str = request.app.state.settings.admin_token
+    """The admin check as a route dependency (documented in OpenAPI; the request guard has already
+    applied the same check before the body was read)."""
+    check_token(request.app.state.settings.admin_token, authorization)
+
+
+def check_token(token: str, authorization: str | None) -> None:
+    """Bearer ``token`` required: 401 without a token, 403 with a wrong one or while none is
+    configured. Compared in constant time."""
     if not token:
         raise AdminClosed("admin endpoints are closed: set SCHUTTING_ADMIN_TOKEN to open them")
     scheme, _, sent = (authorization or "").strip().partition(" ")

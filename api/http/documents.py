@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from api.http.auth import require_admin
 from api.http.deps import AppSettings, LiveIndex
 from api.jobs import ingest_options, ingest_params, ingest_target
+from api.queries import public_source
 from api.settings import Settings
 from api.uploads import read_upload
 from ingest.embedding import EmbeddingCache
@@ -34,7 +35,7 @@ def info_dict(info: DocumentInfo) -> dict[str, Any]:
         "province": info.province,
         "type": info.doc_type,
         "date": info.date,
-        "source": info.source,
+        "source": public_source(info.source),
         "chunks": info.chunk_count,
         "metadata": info.extra,
     }

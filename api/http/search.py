@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from api.http.deps import AppSettings, FilterList, LiveIndex, chosen_mode
-from api.queries import build_filters, result_dict
+from api.queries import build_filters, question, result_dict
 from search.retrieval import search
 
 router = APIRouter()
@@ -47,7 +47,7 @@ def search_documents(
     filters = build_filters(municipality, exclude_municipality, province, type, date_from, date_to,
                             all_versions, valid_on, legal_basis)  # fmt: skip
     chosen = chosen_mode(mode, settings)
-    results = search(index, q, filters, k=k, mode=chosen)
+    results = search(index, question(q), filters, k=k, mode=chosen)
     return {"query": q, "mode": chosen, "results": [result_dict(r) for r in results]}
 
 

@@ -33,7 +33,7 @@ async def similar_to_upload(
     with tempfile.TemporaryDirectory() as tmp:
         path = await read_upload(request, file, Path(tmp), settings.max_upload_bytes, pdf_only=True)
         query = await run_in_threadpool(
-            draft_query, index, path, settings.read_options(), own[0] if own else ""
+            draft_query, index, path, settings.read_options(), own[0] if own else "", settings.budget()
         )
     results = await run_in_threadpool(similar, index, query, k=k, mode=chosen)
     return {"document": file.filename, "mode": chosen, "results": [result_dict(r) for r in results]}

@@ -12,6 +12,7 @@ from ingest.embedding import EmbeddingCache
 from ingest.harvest import HarvestReport, harvest_cvdr
 from ingest.pipeline import IngestOptions, IngestReport, ingest_paths
 from ingest.reindex import reindex
+from ingest.sandbox import Budget
 from ingest.sources import Defaults, ReadOptions, discover
 from ingest.sru import DEFAULT_ENDPOINT, HarvestQuery, build_cql
 from search.embedders import load_embedder
@@ -26,10 +27,24 @@ def run_ingest(settings: Settings, params: dict[str, Any], progress: JobProgress
     index = ingest_target(settings, str(params.get("model") or ""))
     cache = EmbeddingCache.in_data_dir(settings.data_dir)
     try:
-        return ingest_paths(index, paths, ingest_options(params), cache, progress)
+        report = ingest_paths(index, paths, ingest_options(params), cache, progress)
     finally:
         index.close()
         cache.close()
+    if params.get("uploaded"):
+        remove_failed_uploads(paths, report)
+    return report
+
+
+def remove_failed_uploads(folders: Sequence[Path], report: IngestReport) -> None:
+    """Uploaded files that could not be read are not kept (their reasons stay in the job record)."""
+    for source, _ in report.failed:
+        path = Path(source)
+        if path.is_file() and any(path.resolve().is_relative_to(f.resolve()) for f in folders):
+            path.unlink()
+    for folder in folders:
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def run_reindex(settings: Settings, params: dict[str, Any], progress: JobProgress) -> IngestReport:
@@ -139,6 +154,8 @@ def ingest_params(
     ocr: bool = True,
     ocr_page_limit: int | None = None,
     limit_bytes: bool = True,
+    isolated: bool = True,
+    uploaded: bool = False,
 ) -> dict[str, Any]:
     """An ingest job's parameters: what to read, metadata defaults, and the limits in force when it
     was asked (kept in the job record, so a rerun reads the same way). The one builder for the CLI,
@@ -151,6 +168,9 @@ def ingest_params(
         "ocr_page_limit": settings.ocr_page_limit if ocr_page_limit is None else ocr_page_limit,
         "max_pages": settings.max_pages,
         "max_bytes": settings.max_upload_bytes if limit_bytes else None,
+        # each file read in a budgeted worker process (web jobs), and uploads that fail removed
+        "read_seconds": settings.read_seconds if isolated else None,
+        "read_memory_mb": settings.read_memory_mb, "uploaded": uploaded,
     }  # fmt: skip
 
 
@@ -172,6 +192,16 @@ def ingest_options(params: dict[str, Any]) -> IngestOptions:
         ),
         force=bool(params.get("force")),
         sync=bool(params.get("sync")),
+        budget=_budget(params),
+    )
+
+
+def _budget(params: dict[str, Any]) -> Budget | None:
+    seconds = params.get("read_seconds")
+    if not seconds:
+        return None
+    return Budget(
+        seconds=float(seconds), memory_bytes=int(params.get("read_memory_mb") or 2048) * 1024 * 1024
     )
 
 

@@ -6,10 +6,11 @@ Server-rendered Jinja2 (``routes``, ``rendering``, ``templates/``); every asset 
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.pages.rendering import HERE, templates
+from api.pages.rendering import HERE, render, templates
 from api.pages.routes import router
 from api.settings import Settings
 
@@ -21,4 +22,27 @@ def install_pages(app: FastAPI, settings: Settings) -> None:
     app.include_router(router())
 
 
-__all__ = ["install_pages"]
+ERROR_PAGES = {
+    404: (
+        "Pagina niet gevonden",
+        "Deze pagina bestaat niet (meer). Controleer het adres, of begin opnieuw bij Zoeken.",
+    ),
+    405: (
+        "Dat kan hier niet",
+        "Deze pagina kan niet op deze manier worden gebruikt. Begin opnieuw bij Zoeken.",
+    ),
+    500: (
+        "Er ging iets mis",
+        "Er ging bij ons iets mis. Probeer het opnieuw; blijft het misgaan, meld het dan.",
+    ),
+}
+
+
+def error_page(request: Request, status: int, request_id: str = "") -> HTMLResponse:
+    """A Dutch page for an unknown address or an unexpected error, with the request id to report."""
+    kop, uitleg = ERROR_PAGES.get(status, ERROR_PAGES[500])
+    context = {"nav": "", "kop": kop, "uitleg": uitleg, "verzoek": request_id}
+    return render(request, "fout.html", context, status)
+
+
+__all__ = ["error_page", "install_pages"]

@@ -17,13 +17,13 @@ from starlette.concurrency import run_in_threadpool
 
 from api.errors import status_and_message
 from api.pages.rendering import render
-from api.queries import build_filters, iso_date, municipality_codes, provinces, result_dict
+from api.queries import build_filters, iso_date, municipality_codes, provinces, question, result_dict
 from api.settings import Settings
 from api.uploads import read_upload
 from ingest.draft import draft_query
 from ingest.municipalities import load_municipalities
 from search.alignment import side_by_side, unwrap
-from search.errors import DocumentNotFound, InvalidInput, SchuttingError, TooLarge
+from search.errors import DocumentNotFound, InvalidInput, SchuttingError
 from search.index import Index
 from search.retrieval import query_document, search, similar
 from search.types import SECTION_SEPARATOR, Document, Filters
@@ -107,7 +107,9 @@ def search_page(request: Request) -> HTMLResponse:
         return render(request, "zoeken.html", context)
     k = min(100, int(params["aantal"])) if params["aantal"].isdigit() and int(params["aantal"]) > 0 else 10
     try:
-        results = search(index, params["q"], filters, k=k, mode=request.app.state.settings.search_mode)
+        results = search(
+            index, question(params["q"]), filters, k=k, mode=request.app.state.settings.search_mode
+        )
     except SchuttingError as exc:
         return render(request, "zoeken.html", context, exc=exc)
     context["results"] = [result_dict(r) for r in results]
@@ -163,12 +165,11 @@ async def similar_upload(
             path = await read_upload(request, bestand, Path(tmp), settings.max_upload_bytes, pdf_only=True)
             own = municipality_codes([context["gemeente"]])
             query = await run_in_threadpool(
-                draft_query, index, path, settings.read_options(), own[0] if own else ""
+                draft_query, index, path, settings.read_options(), own[0] if own else "", settings.budget()
             )
         results = await run_in_threadpool(similar, index, query, Filters(), 10, context["mode"])
     except SchuttingError as exc:
-        status = status_and_message(exc)[0]
-        message = _upload_message(exc, settings.max_upload_bytes)
+        status, message = status_and_message(exc)
         log.info("upload %s: %s", bestand.filename, exc)
         return render(request, "vergelijkbaar.html", {**context, "upload_error": message}, status)
     context["results"] = [result_dict(r) for r in results]
@@ -183,14 +184,6 @@ def _upload_problem(upload: UploadFile | None, municipality: str) -> dict[str, s
     except InvalidInput:
         return {"gemeente_error": _field_message("gemeente", municipality)}
     return {}
-
-
-def _upload_message(exc: SchuttingError, max_bytes: int) -> str:
-    if isinstance(exc, TooLarge):
-        return f"Het bestand is te groot. Een PDF mag hoogstens {max_bytes // (1024 * 1024)} MB zijn."
-    if isinstance(exc, InvalidInput):
-        return "Dit bestand is geen PDF of het is leeg. Kies een PDF-bestand (eindigt op .pdf)."
-    return "Het document kan niet worden gelezen. Misschien is het een scan zonder tekst of is het beveiligd."
 
 
 # -- Document -----------------------------------------------------------------------------------
