@@ -7,7 +7,9 @@ DEMO_DATA ?= data
 QUESTION ?= hoe regelen andere gemeenten de bijzondere bijstand voor uitvaartkosten?
 EVAL ?= ../shared/eval
 
-.PHONY: setup system-packages demo serve test test-fast test-browser lint format typecheck bench bench-quality bench-load clean postgres postgres-stop fuzz
+export SCHUTTING_REQUIRE_SYSTEM ?= $(shell [ "$$(id -u)" = "0" ] && echo 1)
+
+.PHONY: setup system-packages test-system-packages demo serve test test-fast test-browser lint format typecheck bench bench-quality bench-load clean postgres postgres-stop fuzz
 
 setup: $(STAMP)  ## create .venv with everything (CPU torch pinned; no model downloads)
 
@@ -31,8 +33,15 @@ demo: setup  ## ingest the bundled demo corpus, answer a sample question, then s
 serve: setup
 	$(BIN)/schutting serve --host 127.0.0.1 --port 8000
 
-test: setup  ## the whole suite: unit, API, admin, OCR and browser tests
+test: setup test-system-packages  ## the whole suite: unit, API, admin, OCR and browser tests
 	$(BIN)/python -m pytest -q
+
+# As root, install what the OCR and browser tests need and require it (nothing skipped for a missing
+# system package); as another user, say once what is missing (those tests skip with the same line).
+test-system-packages:
+	@if [ "$$(id -u)" = "0" ]; then $(MAKE) --no-print-directory system-packages; \
+	elif ! command -v tesseract >/dev/null || ! command -v chromium >/dev/null; then \
+		echo "OCR and browser tests will be skipped: run 'make system-packages' as root"; fi
 
 test-browser: setup  ## only the headless Chromium tests of the web pages
 	$(BIN)/python -m pytest -q -m browser

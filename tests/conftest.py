@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,31 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared corpus not available: {path}")
     return path
+
+
+SYSTEM_HINT = "run `make system-packages` as root (Debian: tesseract-ocr-nld, chromium)"
+
+
+def require_system(available: bool, what: str) -> None:
+    """Run only with a system package: skipped with one line saying how to install it, or, where
+    SCHUTTING_REQUIRE_SYSTEM=1 (CI, `make test` as root), a failure: nothing is skipped there."""
+    if available:
+        return
+    if os.environ.get("SCHUTTING_REQUIRE_SYSTEM") == "1":
+        pytest.fail(f"{what} is missing but SCHUTTING_REQUIRE_SYSTEM=1: {SYSTEM_HINT}")
+    pytest.skip(f"{what} missing: {SYSTEM_HINT}")
+
+
+def require_ocr() -> None:
+    from ingest.ocr import tesseract_available
+
+    require_system(tesseract_available("nld"), "tesseract with Dutch language data")
+
+
+@pytest.fixture
+def ocr() -> None:
+    """Tests that OCR real pages: need Debian's tesseract-ocr-nld."""
+    require_ocr()
 
 
 @pytest.fixture(scope="session")

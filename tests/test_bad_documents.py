@@ -23,7 +23,6 @@ from pypdf import PdfReader, PdfWriter
 
 from api.http import create_app
 from api.settings import Settings
-from ingest.ocr import tesseract_available
 from search.generations import open_live
 from search.retrieval import search
 from tests.admin_support import wait_for_job
@@ -208,7 +207,7 @@ def test_ocr_page_limit_reaches_the_reader(tmp_path):
     assert "limited to 0 page(s)" in reason
 
 
-@pytest.mark.skipif(not tesseract_available("nld"), reason="tesseract with Dutch language data not installed")
+@pytest.mark.usefixtures("ocr")
 def test_scanned_page_is_ocrd_and_recorded(tmp_path):
     folder = tmp_path / "scans"
     folder.mkdir()

@@ -6,8 +6,6 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
-
 from ingest.pipeline import IngestOptions, ingest_paths
 from ingest.sources import Defaults, ReadOptions
 from search.index import Index
@@ -103,12 +101,11 @@ def test_sync_removes_documents_whose_file_left_the_folder(empty_index: Index, t
     )
 
 
-def test_ocr_makes_scanned_and_broken_font_pdfs_findable(empty_index: Index, tmp_path: Path) -> None:
-    from ingest.ocr import tesseract_available
+def test_ocr_makes_scanned_and_broken_font_pdfs_findable(
+    empty_index: Index, tmp_path: Path, ocr: None
+) -> None:
     from search.retrieval import search
 
-    if not tesseract_available("nld"):
-        pytest.skip("tesseract with Dutch language data not installed")
     folder = tmp_path / "in"
     folder.mkdir()
     shutil.copy(shared_path("pdf", "Jaarstukken_2021.pdf"), folder / "Jaarstukken_2021.pdf")

@@ -18,7 +18,7 @@ POSTER = PDFS / "Jaarstukken_2021.pdf"  # one image-only page
 GLYPH_IDS = PDFS / "jaarrekening-2019-wassenaar.pdf"  # text layer of glyph ids only
 
 needs_corpus = pytest.mark.skipif(not PDFS.is_dir(), reason="shared corpus not present")
-needs_ocr = pytest.mark.skipif(not tesseract_available("nld"), reason="tesseract-ocr-nld not installed")
+needs_ocr = pytest.mark.usefixtures("ocr")  # Debian tesseract-ocr-nld; see conftest.require_system
 
 # pypdf's text for page 1 of the Wassenaar jaarrekening 2019: a font without a Unicode map.
 GLYPH_GARBAGE = (

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Protocol
 import httpx
 import pytest
 
+from tests.conftest import require_system
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
@@ -106,8 +108,7 @@ def _wait_for_health(base: str, process: subprocess.Popen[bytes], log: Path, tim
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed: apt-get install chromium")
+    require_system(CHROMIUM.exists(), "Debian's chromium")
     with playwright_api.sync_playwright() as p:
         launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         yield launched
