@@ -20,6 +20,7 @@ import asyncio
 import multiprocessing
 import os
 import resource
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -150,9 +151,13 @@ def _read_in_child(path: Path, defaults: Defaults, options: ReadOptions, budget:
 
 
 def _stop(child: Any, grace: float) -> None:
+    """Wait `grace` seconds for the child to end, then kill it with everything it started (tesseract)."""
     child.join(grace)
     if child.is_alive():
-        child.kill()
+        try:
+            os.killpg(child.pid, signal.SIGKILL)  # the child leads its own process group
+        except (ProcessLookupError, PermissionError):
+            child.kill()
         child.join(5)
     child.close()
 
@@ -199,6 +204,7 @@ def _work(sender: Connection, path: Path, defaults: Defaults, options: ReadOptio
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     cpu = int(budget.seconds) + 5  # a backstop should the parent die before it can kill us
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    os.setpgid(0, 0)  # a group of its own: a kill on timeout also ends an OCR subprocess
     os.nice(10)  # reading yields the CPU to searches: a server keeps answering while files are read
     try:
         message: tuple[str, Any] = ("ok", [_portable(item) for item in read_source(path, defaults, options)])

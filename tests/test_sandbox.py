@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from ingest.pipeline import IngestOptions, ingest_paths
 from ingest.sandbox import Budget, ReaderPool, read_isolated, read_isolated_async
 from ingest.sources import Defaults, ReadOptions
 from search.errors import OverBudget, OverLimit, Overloaded, UnreadableDocument
+from search.index import Index
 from search.types import Document
 from tests.conftest import shared_path
 from tests.pdf_bytes import pdf_with_content, stalling_content
@@ -110,3 +113,20 @@ def test_async_callers_keep_their_event_loop_free(hostile: Path) -> None:
     (refused,), ticks = asyncio.run(main())
     assert isinstance(refused, OverBudget)
     assert ticks >= 10  # the loop ran all along
+
+
+def test_a_batch_with_a_budget_reports_the_stalling_pdf_and_indexes_the_rest(
+    empty_index: Index, hostile: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "map"
+    folder.mkdir()
+    shutil.copy(hostile, folder / "stall.pdf")
+    shutil.copy(shared_path("pdf", GOOD), folder / GOOD)
+    options = IngestOptions(defaults=Defaults(municipality="Wassenaar"), budget=Budget(seconds=3))
+
+    report = ingest_paths(empty_index, [folder], options)
+
+    assert report.added == ["GM0629-besluitenlijst-bw-vergadering-11-oktober-2023"]
+    ((source, reason),) = report.failed
+    assert source == str(folder / "stall.pdf")
+    assert reason.startswith("reading took longer than the time budget of 3 s")
