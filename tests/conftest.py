@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CORPUS = SHARED / "corpus"
 FAST_MODEL = "use-multilingual"
+pytest_plugins = ["tests.pg_support"]  # database_url, pg_place: a real PostgreSQL for the engine tests
 
 
 def shared_path(*parts: str) -> Path:
