@@ -37,8 +37,8 @@ from ingest.sru import (
     creator_names,
     search_retrieve,
 )
+from search.engine import IndexEngine
 from search.errors import InvalidInput, UnreadableDocument
-from search.index import Index
 from search.types import Document
 
 _IDENTIFIER = re.compile(r"^(?:CVDR)?(\d+)_(\d+)$", re.IGNORECASE)
@@ -101,7 +101,7 @@ class _Run:
 
 @dataclass
 class _Context:
-    index: Index
+    index: IndexEngine
     client: PoliteClient
     registry: MunicipalityRegistry
     cache: EmbeddingCache | None
@@ -117,7 +117,7 @@ def state_key(endpoint: str, query: HarvestQuery) -> str:
 
 
 def harvest_cvdr(
-    index: Index,
+    index: IndexEngine,
     query: HarvestQuery,
     endpoint: str = DEFAULT_ENDPOINT,
     state_store: StateStore | None = None,

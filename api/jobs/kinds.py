@@ -17,8 +17,8 @@ from ingest.sources import Defaults, ReadOptions, discover
 from ingest.sru import DEFAULT_ENDPOINT, HarvestQuery, build_cql
 from search.embedders import load_embedder
 from search.errors import IndexMismatch, InvalidInput, SchuttingError
-from search.generations import open_live
-from search.index import Index
+from search.engine import IndexEngine
+from search.engines import Place, model_id, open_live
 
 
 def run_ingest(settings: Settings, params: dict[str, Any], progress: JobProgress) -> IngestReport:
@@ -48,7 +48,7 @@ def remove_failed_uploads(folders: Sequence[Path], report: IngestReport) -> None
 
 
 def run_reindex(settings: Settings, params: dict[str, Any], progress: JobProgress) -> IngestReport:
-    live = open_live(settings.data_dir)
+    live = open_live(Place.of(settings))
     if live is not None:
         progress.set_total(live.catalog.count_documents())
         live.close()
@@ -205,17 +205,18 @@ def _budget(params: dict[str, Any]) -> Budget | None:
     )
 
 
-def ingest_target(settings: Settings, model: str = "") -> Index:
+def ingest_target(settings: Settings, model: str = "") -> IndexEngine:
     """The live generation (a new one with ``model`` or the configured model when there is none)."""
-    live = open_live(settings.data_dir)
+    place = Place.of(settings)
+    live = open_live(place)
     if live is None:
-        created = open_live(settings.data_dir, load_embedder(model or settings.model), create=True)
+        created = open_live(place, load_embedder(model or settings.model), create=True)
         assert created is not None  # create=True with an embedder always gives an index
         return created
-    if model and model != live.manifest.model_id:
+    if model and model != model_id(live):
         live.close()
         raise IndexMismatch(
-            f"the index was built with {live.manifest.model_id}, not {model}; vectors are never "
+            f"the index was built with {model_id(live)}, not {model}; vectors are never "
             f"mixed: run `schutting reindex --model {model}` first"
         )
     return live
