@@ -14,14 +14,14 @@ from ingest.chunking import chunk
 from ingest.embedding import embed_passages, passage_text
 from ingest.sandbox import Budget, read_isolated
 from ingest.sources import Defaults, ReadOptions
+from search.engine import IndexEngine
 from search.errors import UnreadableDocument
-from search.index import Index
 from search.profiles import LEADING_CHUNKS
 from search.similarity import QueryDocument
 
 
 def draft_query(
-    index: Index, path: Path, options: ReadOptions, own_code: str = "", budget: Budget | None = None
+    index: IndexEngine, path: Path, options: ReadOptions, own_code: str = "", budget: Budget | None = None
 ) -> QueryDocument:
     """The draft at ``path`` as a similarity query; ``own_code`` (a CBS code) is the draft's own
     municipality, excluded from the answer (default: the municipality the file names, if any)."""

@@ -10,19 +10,32 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import TYPE_CHECKING
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Protocol
 
 from search import generations
 from search.embedders import Embedder
 from search.engine import IndexEngine
 from search.errors import NoIndex
+from search.index import Manifest
 
 if TYPE_CHECKING:
     from search.config import IndexSettings
     from search.pg.connection import Database
 
 MAIN_SPACE = "main"
+
+
+class OpenedIndex(IndexEngine, Protocol):
+    """A live generation as the edges see it: the contract plus its model and its name."""
+
+    @property
+    def manifest(self) -> Manifest: ...
+
+    @property
+    def folder(self) -> PurePath:
+        """The generation's folder (embedded), or a path-shaped name (PostgreSQL schema)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -50,7 +63,7 @@ class Place:
         return Database(self.database_url, self.database_read_url)
 
 
-def open_live(place: Place, embedder: Embedder | None = None, create: bool = False) -> IndexEngine | None:
+def open_live(place: Place, embedder: Embedder | None = None, create: bool = False) -> OpenedIndex | None:
     """The live generation; with ``create`` (and an embedder), a new empty one when there is none."""
     if not place.database_url:
         return generations.open_live(place.data_dir, embedder, create)
@@ -71,7 +84,12 @@ def open_live(place: Place, embedder: Embedder | None = None, create: bool = Fal
         raise
 
 
-def require_live(place: Place) -> IndexEngine:
+def model_id(index: OpenedIndex) -> str:
+    """The embedding model an index was built with."""
+    return index.manifest.model_id
+
+
+def require_live(place: Place) -> OpenedIndex:
     """The live generation, or NoIndex: the one answer for "nothing ingested yet"."""
     index = open_live(place)
     if index is None:
@@ -86,10 +104,10 @@ class LiveEngine:
         self.place = place
         self._embedded = None if place.database_url else generations.LiveIndex(place.data_dir)
         self._db: Database | None = None
-        self._engine: IndexEngine | None = None
+        self._engine: OpenedIndex | None = None
         self._lock = threading.Lock()
 
-    def get(self) -> IndexEngine | None:
+    def get(self) -> OpenedIndex | None:
         if self._embedded is not None:
             return self._embedded.get()
         from search.pg import generations as pg_generations
@@ -111,7 +129,7 @@ class LiveEngine:
                 self._engine = PgEngine(self._db, live, embedder)
             return self._engine
 
-    def require(self) -> IndexEngine:
+    def require(self) -> OpenedIndex:
         index = self.get()
         if index is None:
             raise NoIndex(generations.NO_INDEX)

@@ -17,9 +17,8 @@ from api.settings import Settings
 from ingest.draft import draft_query
 from ingest.pipeline import IngestReport
 from ingest.reindex import ReindexFailed
+from search.engines import OpenedIndex, Place, require_live
 from search.errors import DocumentNotFound, InvalidInput, UnreadableDocument
-from search.generations import require_live
-from search.index import Index
 from search.locking import WriterLock
 from search.retrieval import QueryDocument, query_document, search, similar
 from search.types import Result
@@ -49,7 +48,7 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> str:
     if args.json:
         output = json.dumps({"job": job.id, **report.as_dict()}, ensure_ascii=False)
     else:
-        index = require_live(settings.data_dir)
+        index = require_live(Place.of(settings))
         try:
             output = f"job {job.id}: {_ingest_text(report, index)}"
         finally:
@@ -59,7 +58,7 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> str:
     return output
 
 
-def _ingest_text(report: IngestReport, index: Index) -> str:
+def _ingest_text(report: IngestReport, index: OpenedIndex) -> str:
     lines = [
         f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged {len(report.skipped)}, "
         f"removed {len(report.removed)}, failed {len(report.failed)}; {report.chunks} chunks in "
@@ -81,7 +80,7 @@ def _filters_from(args: argparse.Namespace, municipality: Sequence[str] | None =
 
 
 def cmd_search(settings: Settings, args: argparse.Namespace) -> str:
-    index = require_live(settings.data_dir)
+    index = require_live(Place.of(settings))
     mode = args.mode or settings.search_mode
     results = search(index, question(args.query), _filters_from(args), k=args.k, mode=mode)
     return _results_out(results, args.json, {"query": args.query, "mode": mode})
@@ -90,7 +89,7 @@ def cmd_search(settings: Settings, args: argparse.Namespace) -> str:
 def cmd_similar(settings: Settings, args: argparse.Namespace) -> str:
     if bool(args.doc_id) == bool(args.file):
         raise InvalidInput("give either a document id or --file, not both or neither")
-    index = require_live(settings.data_dir)
+    index = require_live(Place.of(settings))
     if args.file:
         # With --file, --municipality names the draft's own municipality (excluded), not a filter.
         own = municipality_codes(args.municipality[:1])
@@ -129,7 +128,7 @@ def _results_out(results: list[Result], as_json: bool, head: dict[str, Any]) -> 
 
 def cmd_delete(settings: Settings, args: argparse.Namespace) -> str:
     with WriterLock(settings.data_dir, "schutting delete"):
-        index = require_live(settings.data_dir)
+        index = require_live(Place.of(settings))
         try:
             missing = [d for d in args.doc_ids if index.catalog.document(d) is None]
             found = index.delete(args.doc_ids)
@@ -142,7 +141,7 @@ def cmd_delete(settings: Settings, args: argparse.Namespace) -> str:
 
 
 def cmd_info(settings: Settings, args: argparse.Namespace) -> str:
-    index = require_live(settings.data_dir)
+    index = require_live(Place.of(settings))
     info = {
         "data_dir": str(settings.data_dir),
         "generation": index.folder.name,
@@ -162,7 +161,7 @@ def cmd_reindex(settings: Settings, args: argparse.Namespace) -> str:
     except ReindexFailed as exc:
         print(failures_text(exc.report), file=sys.stderr)
         raise
-    index = require_live(settings.data_dir)
+    index = require_live(Place.of(settings))
     model, generation = index.manifest.model_id, index.folder.name
     index.close()
     if args.json:

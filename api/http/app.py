@@ -10,7 +10,7 @@ from api.http.errors import install_error_handlers
 from api.http.guard import RequestGuard
 from api.pages import install_pages
 from api.settings import Settings
-from search.generations import LiveIndex
+from search.engines import LiveEngine, Place
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -20,7 +20,7 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
     )
     app.state.settings = settings
-    app.state.live = LiveIndex(settings.data_dir)
+    app.state.live = LiveEngine(Place.of(settings))  # files under data_dir, or PostgreSQL
     app.state.admin = admin.Admin(settings)
     install_error_handlers(app)
     for module in (search, similar, documents, admin):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import PurePosixPath
 
 import numpy as np
 
@@ -49,6 +50,11 @@ class PgEngine:
         self._writer = Writer(generation.name, generation.dim)
         self._lock = threading.RLock()
         self._mean: tuple[int, np.ndarray] | None = None
+
+    @property
+    def folder(self) -> PurePosixPath:
+        """The generation's name where the embedded engine has its folder (health, info)."""
+        return PurePosixPath(self.generation.name)
 
     @property
     def catalog(self) -> PgCatalog:
