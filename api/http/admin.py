@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParameter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -160,6 +161,7 @@ def admin_of(request: Request) -> Admin:
 
 
 AppAdmin = Annotated[Admin, Depends(admin_of)]
+JobId = Annotated[int, PathParameter(le=2**63 - 1)]  # SQLite's largest integer; above it: 400, not a crash
 
 
 def _accepted(job: Job) -> JSONResponse:
@@ -217,12 +219,12 @@ def jobs(admin: AppAdmin, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> d
 
 
 @router.get("/jobs/{job_id}")
-def job(job_id: int, admin: AppAdmin) -> dict[str, Any]:
+def job(job_id: JobId, admin: AppAdmin) -> dict[str, Any]:
     return admin.job_dict(job_id)
 
 
 @router.post("/jobs/{job_id}/rerun", status_code=202)
-def rerun(job_id: int, admin: AppAdmin) -> JSONResponse:
+def rerun(job_id: JobId, admin: AppAdmin) -> JSONResponse:
     old = admin.jobs()[0].get(job_id)
     return _accepted(admin.submit(admin.lock(old.kind), old.kind, old.params, rerun_of=old.id))
 

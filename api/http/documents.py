@@ -45,7 +45,7 @@ def info_dict(info: DocumentInfo) -> dict[str, Any]:
 def list_documents(
     index: LiveIndex,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # SQLite's largest integer
 ) -> dict[str, Any]:
     docs = index.catalog.list_documents(limit, offset)
     return {"total": index.catalog.count_documents(), "documents": [info_dict(d) for d in docs]}
