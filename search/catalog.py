@@ -1,7 +1,8 @@
 """SQLite catalog: documents, chunks and their vectors; the source of truth of a generation.
 
-FAISS and BM25 structures are derived from it and rebuilt when their recorded revision
-differs from the catalog's, so a crash between writes can never leave them out of step.
+Every chunk insert and delete is also written, by trigger and in the same transaction, to
+``chunk_log``; the derived structures (vectors, lexical segments, profiles) record the last
+log entry they hold and replay the rest on open, so a crash can never leave them behind.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from search.types import SECTION_SEPARATOR, Chunk, Document, DocumentInfo, Filters, Section
+from search.types import SECTION_SEPARATOR, Chunk, Document, DocumentInfo, Section
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -59,6 +60,19 @@ CREATE TABLE IF NOT EXISTS legal_basis (
 );
 CREATE INDEX IF NOT EXISTS legal_basis_bwb ON legal_basis(bwb, artikel);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS documents_current ON documents(is_current);
+CREATE TABLE IF NOT EXISTS chunk_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    chunk_id INTEGER NOT NULL,
+    doc_id TEXT NOT NULL,
+    added INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS chunk_added AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunk_log(chunk_id, doc_id, added) VALUES (NEW.id, NEW.doc_id, 1);
+END;
+CREATE TRIGGER IF NOT EXISTS chunk_removed AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunk_log(chunk_id, doc_id, added) VALUES (OLD.id, OLD.doc_id, 0);
+END;
 """
 
 DOC_COLUMNS = (
@@ -95,6 +109,14 @@ class Catalog:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+
+    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read query for the modules that derive structures from the catalog."""
+        return self._db.execute(sql, args).fetchall()
+
+    def prune_log(self, upto: int) -> None:
+        """Forget change-log entries that every saved derived structure already holds."""
+        self._db.execute("DELETE FROM chunk_log WHERE seq <= ?", (upto,))
 
     def revision(self) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()
@@ -233,6 +255,17 @@ class Catalog:
             "FROM chunks c JOIN documents d ON d.id = c.doc_id ORDER BY c.id"
         )
 
+    def vectors_of(self, chunk_ids: Sequence[int], dim: int) -> np.ndarray:
+        """Full-precision vectors of these chunks, in the order asked (zeros for unknown ids)."""
+        found: dict[int, bytes] = {}
+        for start in range(0, len(chunk_ids), 500):
+            part = [int(c) for c in chunk_ids[start : start + 500]]
+            marks = ",".join("?" * len(part))
+            found.update(self._db.execute(f"SELECT id, vector FROM chunks WHERE id IN ({marks})", part))
+        empty = bytes(4 * dim)
+        blob = b"".join(found.get(int(c), empty) for c in chunk_ids)
+        return np.frombuffer(blob, dtype=np.float32).reshape(len(chunk_ids), dim).copy()
+
     def all_vectors(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
         ids, blobs = [], []
         for cid, blob in self._db.execute("SELECT id, vector FROM chunks ORDER BY id"):
@@ -263,23 +296,6 @@ class Catalog:
                 out[r[0]] = (r[1], Chunk(r[1], r[2], r[3], r[4], r[5], r[6], r[7]))
         return out
 
-    def filtered_chunk_ids(self, filters: Filters) -> np.ndarray | None:
-        """Chunk ids that pass the filters, or None when nothing is filtered."""
-        where, args = _where(filters)
-        if where == "d.is_current = 1" and not self._has_superseded():
-            return None
-        if not where:
-            return None
-        sql = f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {where}"
-        return np.asarray([r[0] for r in self._db.execute(sql, args)], dtype=np.int64)
-
-    def filtered_doc_ids(self, filters: Filters) -> set[str] | None:
-        """Document ids that pass the filters, or None when nothing is filtered."""
-        where, args = _where(filters)
-        if not where or (where == "d.is_current = 1" and not self._has_superseded()):
-            return None
-        return {r[0] for r in self._db.execute(f"SELECT d.id FROM documents d WHERE {where}", args)}
-
     def leading_vectors(self, first_n: int, dim: int) -> tuple[list[str], np.ndarray]:
         """Per document, the vectors of its first n chunks: (doc id per row, matrix)."""
         rows = self._db.execute(
@@ -289,9 +305,6 @@ class Catalog:
             return [], np.zeros((0, dim), dtype=np.float32)
         vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
         return [r[0] for r in rows], vectors.copy()
-
-    def _has_superseded(self) -> bool:
-        return self._db.execute("SELECT 1 FROM documents WHERE is_current = 0 LIMIT 1").fetchone() is not None
 
     def facet_values(self, column: str) -> list[tuple[str, int]]:
         if column not in {"municipality", "province", "doc_type", "municipality_code"}:
@@ -308,43 +321,6 @@ class Catalog:
             "WHERE municipality_code != '' GROUP BY municipality_code ORDER BY 2"
         )
         return [(r[0], r[1], r[2]) for r in rows]
-
-
-def _where(f: Filters) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    args: list[Any] = []
-
-    def among(column: str, values: Sequence[str], negate: bool = False) -> None:
-        if values:
-            marks = ",".join("?" * len(values))
-            clauses.append(f"{column} {'NOT ' if negate else ''}IN ({marks})")
-            args.extend(values)
-
-    among("d.municipality_code", f.municipalities)
-    among("d.municipality_code", f.exclude_municipalities, negate=True)
-    among("d.province", f.provinces)
-    among("d.doc_type", f.doc_types)
-    among("d.id", f.exclude_doc_ids, negate=True)
-    if f.date_from:
-        clauses.append("d.date != '' AND d.date >= ?")
-        args.append(f.date_from)
-    if f.date_to:
-        clauses.append("d.date != '' AND d.date <= ?")
-        args.append(f.date_to)
-    if f.valid_on:
-        clauses.append("(d.valid_from = '' OR d.valid_from <= ?) AND (d.valid_to = '' OR d.valid_to > ?)")
-        args.extend([f.valid_on, f.valid_on])
-    elif f.current_only:
-        clauses.append("d.is_current = 1")
-    if f.legal_basis:
-        bwb, _, artikel = f.legal_basis.partition(":")
-        sub = "SELECT doc_id FROM legal_basis WHERE bwb = ?"
-        args.append(bwb.upper())
-        if artikel:
-            sub += " AND artikel = ?"
-            args.append(artikel)
-        clauses.append(f"d.id IN ({sub})")
-    return " AND ".join(clauses), args
 
 
 def _info(row: Sequence[Any]) -> DocumentInfo:

@@ -1,13 +1,14 @@
-"""One index generation: catalog (SQLite) + vector store (FAISS) + lexical index (BM25).
+"""One index generation: catalog (SQLite) + vectors (FAISS) + lexical segments (BM25) + profiles.
 
-Writes go to the catalog in one transaction first; the FAISS file and the BM25 folder are
-derived copies stamped with the catalog revision and rebuilt whenever they are behind.
+Writes go to the catalog in one transaction first (the source of truth, with its change log);
+the derived structures replay the log after every write and on open (search/derived.py) and
+are checkpointed to disk by ``flush`` without rewriting what did not change.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,14 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
+from search import derived
 from search.catalog import Catalog
 from search.embedders import Embedder
 from search.engine import IndexEngine
 from search.errors import IndexMismatch
-from search.lexical import LexicalIndex
-from search.profiles import LEADING_CHUNKS, Profiles
-from search.store import STORES, FaissStore, VectorStore
+from search.filtering import ChunkFilter
+from search.profiles import Profiles
 from search.types import Chunk, Document, Filters
+
+VECTOR_CHECKPOINT_SHARE = 0.1  # rewrite the vector file when this share of it changed
+VECTOR_CHECKPOINT_MIN = 10_000
 
 FORMAT_VERSION = 1
 
@@ -54,13 +58,26 @@ class Index:
         self._embedder = embedder
         self.catalog = Catalog(folder / "catalog.sqlite")
         self._lock: threading.RLock = threading.RLock()
-        self._revision = -1
-        self._lexical_revision = -1
-        self.store: VectorStore = STORES[manifest.store](manifest.dim)
-        self.lexical = LexicalIndex.build([], [])
-        self._profiles: tuple[int, Profiles] | None = None
-        self._allowed_cache: dict[tuple[int, Filters], tuple[np.ndarray | None]] = {}
-        self.refresh()
+        self.filters = ChunkFilter(self.catalog)
+        self._profiles: Profiles | None = None
+        self._open_structures()
+
+    def _open_structures(self) -> None:
+        """Load the checkpoints (or build from the catalog) and replay the log after them."""
+        dim = self.manifest.dim
+        self._revision = self.catalog.revision()
+        self.store, vectors_seq = derived.open_vectors(self.catalog, self.folder, dim)
+        self.lexical, lexical_seq = derived.open_lexical(self.catalog, self.folder)
+        self._saved = {
+            "vectors": derived.VectorIndex.saved_seq(self.folder),
+            "lexical": derived.LexicalIndex.saved_seq(self.folder / derived.LEXICAL_FOLDER),
+        }
+        vectors = derived.changes_since(self.catalog, vectors_seq)
+        lexical = vectors if lexical_seq == vectors_seq else derived.changes_since(self.catalog, lexical_seq)
+        self._apply_vectors(vectors)
+        self._apply_lexical(lexical)
+        self._seq = max(vectors.seq, lexical.seq)
+        self._profiles = None
 
     @classmethod
     def create(cls, folder: Path, embedder: Embedder) -> Index:
@@ -88,7 +105,7 @@ class Index:
 
     @property
     def lock(self) -> threading.RLock:
-        """Held by writers while they change FAISS/BM25, and by readers while they search them."""
+        """Held while the derived structures change or are searched."""
         return self._lock
 
     @property
@@ -99,142 +116,129 @@ class Index:
             self._embedder = load_embedder(self.manifest.model_id)
         return self._embedder
 
-    # -- derived structures -------------------------------------------------------------
+    # -- following the catalog -------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Bring FAISS and BM25 in step with the catalog (after another process wrote)."""
+        """Replay the catalog's change log since the last refresh (writes of any process)."""
         with self._lock:
             revision = self.catalog.revision()
             if revision == self._revision:
                 return
-            self.store = self._load_vectors(revision)
+            if not derived.replayable(self.catalog, self._seq):
+                self._open_structures()  # the log was pruned past us: start from the checkpoints
+                return
             self._revision = revision
-            # A lexical index a little behind is acceptable (the writer flushes it at the end
-            # of its batch; hits on deleted chunks are dropped); a missing one is rebuilt.
-            saved = LexicalIndex.saved_revision(self.folder / "lexical")
-            if saved != self._lexical_revision:
-                lexical = LexicalIndex.load(self.folder / "lexical") if saved is not None else None
-                if lexical is None:
-                    lexical, saved = self._build_lexical(), revision
-                    lexical.save(self.folder / "lexical", revision)
-                self.lexical = lexical
-                self._lexical_revision = saved if saved is not None else revision
+            changes = derived.changes_since(self.catalog, self._seq)
+            self._apply_vectors(changes)
+            self._apply_lexical(changes)
+            if self._profiles is not None:
+                derived.update_profiles(self._profiles, self.catalog, changes.documents, self.manifest.dim)
+            self._seq = changes.seq
+
+    def _apply_vectors(self, changes: derived.Changes) -> None:
+        self.store.remove(changes.removed)
+        self.store.add(changes.added, self.catalog.vectors_of(changes.added.tolist(), self.manifest.dim))
+
+    def _apply_lexical(self, changes: derived.Changes) -> None:
+        self.lexical.remove(changes.removed)
+        self.lexical.add(changes.added.tolist(), derived.passage_texts(self.catalog, changes.added))
 
     def profiles(self) -> Profiles:
-        """Per-document profiles for find-similar (search/profiles.py), rebuilt after writes."""
+        """Per-document profiles for find-similar (search/profiles.py), built on first use."""
         with self._lock:
-            if self._profiles is None or self._profiles[0] != self._revision:
-                ids, vectors = self.catalog.leading_vectors(LEADING_CHUNKS, self.manifest.dim)
-                self._profiles = (self._revision, Profiles.build(ids, vectors))
-            return self._profiles[1]
+            self.refresh()
+            if self._profiles is None:
+                self._profiles = derived.build_profiles(self.catalog, self.manifest.dim)
+            return self._profiles
 
     # -- engine-level reads (search/engine.py) -------------------------------------------
 
     def dense_search(self, vector: np.ndarray, filters: Filters, k: int) -> list[tuple[int, float]]:
-        allowed = self._allowed_chunks(filters)
         with self._lock:
-            return self.store.search(vector, k, allowed)
+            return self.store.search(vector, k, self.filters.allowed(filters, self._revision))
 
     def lexical_search(self, text: str, filters: Filters, k: int) -> list[tuple[int, float]]:
-        allowed = self._allowed_chunks(filters)
         with self._lock:
-            return self.lexical.search(text, k, allowed)
+            allowed = self.filters.allowed(filters, self._revision)
+            return self.lexical.search(text, k, allowed.mask if allowed is not None else None)
 
     def chunk_vectors(self, chunk_ids: np.ndarray) -> np.ndarray:
-        with self._lock:
-            return self.store.vectors(np.asarray(chunk_ids, dtype=np.int64))
+        return self.catalog.vectors_of([int(c) for c in chunk_ids], self.manifest.dim)
 
     def profile_of(self, vectors: np.ndarray, doc_type: str = "") -> np.ndarray:
-        return self.profiles().profile(vectors)
+        return self.profiles().profile(vectors, doc_type)
 
     def profile_vectors(self, doc_ids: Sequence[str]) -> np.ndarray:
         return self.profiles().vectors(doc_ids)
 
     def profile_search(self, profile: np.ndarray, filters: Filters, k: int) -> list[tuple[str, float]]:
-        return self.profiles().search(profile, k, self.catalog.filtered_doc_ids(filters))
+        profiles = self.profiles()
+        with self._lock:
+            admitted, removed = self.filters.excluded_documents(filters, self._revision)
+            return profiles.search(profile, k, admitted, removed)
 
-    def _allowed_chunks(self, filters: Filters) -> np.ndarray | None:
-        """Chunk ids passing the filters (None: all), cached for the current revision."""
-        key = (self._revision, filters)
-        cached = self._allowed_cache.get(key)
-        if cached is None:
-            cached = (self.catalog.filtered_chunk_ids(filters),)
-            if len(self._allowed_cache) >= 16:
-                self._allowed_cache.clear()
-            self._allowed_cache[key] = cached
-        return cached[0]
-
-    def _load_vectors(self, revision: int) -> VectorStore:
-        path, stamp = self.folder / "vectors.faiss", self.folder / "vectors.rev"
-        fresh = path.exists() and stamp.exists() and stamp.read_text().strip() == str(revision)
-        if self.manifest.store == "faiss" and fresh:
-            return FaissStore.load(path, self.manifest.dim)
-        store = STORES[self.manifest.store](self.manifest.dim)
-        ids, vectors = self.catalog.all_vectors(self.manifest.dim)
-        store.add(ids, vectors)
-        self._save_vectors(store, revision)
-        return store
-
-    def _save_vectors(self, store: VectorStore, revision: int) -> None:
-        store.save(self.folder / "vectors.faiss")
-        tmp = self.folder / f"vectors.rev.tmp{os.getpid()}-{threading.get_ident()}"
-        tmp.write_text(str(revision))
-        tmp.replace(self.folder / "vectors.rev")
-
-    def _build_lexical(self) -> LexicalIndex:
-        rows = list(self.catalog.chunk_rows())
-        return LexicalIndex.build([r[0] for r in rows], [r[2] for r in rows])
-
-    # -- writes -------------------------------------------------------------------------
+    # -- writes ---------------------------------------------------------------------------
 
     def put(self, items: Sequence[tuple[Document, Sequence[Chunk], np.ndarray]]) -> None:
-        """Insert or replace documents atomically; the lexical index follows on flush()."""
+        """Insert or replace documents atomically; derived structures follow at once."""
         if not items:
             return
         with self._lock:
-            removed: list[int] = []
-            added_ids: list[int] = []
-            added_vecs: list[np.ndarray] = []
             with self.catalog.transaction() as db:
                 for doc, chunks, vectors in items:
-                    removed += self.catalog.delete(db, doc.id)
-                    added_ids += self.catalog.put(db, doc, chunks, vectors)
-                    added_vecs.append(np.asarray(vectors, dtype=np.float32).reshape(-1, self.manifest.dim))
+                    self.catalog.delete(db, doc.id)
+                    rows = np.asarray(vectors, dtype=np.float32).reshape(-1, self.manifest.dim)
+                    self.catalog.put(db, doc, chunks, rows)
                 self.catalog.refresh_current_versions(
                     db, [str(d.extra.get("work_id", "")) for d, _, _ in items]
                 )
-            self.store.delete(np.asarray(removed, dtype=np.int64))
-            self.store.add(np.asarray(added_ids, dtype=np.int64), np.vstack(added_vecs))
-            self._after_write()
+            self.refresh()
 
     def delete(self, doc_ids: Sequence[str]) -> int:
         """Remove documents from every structure; returns how many existed."""
         with self._lock:
-            removed: list[int] = []
             found = 0
             with self.catalog.transaction() as db:
                 for doc_id in doc_ids:
                     if self.catalog.content_hash(doc_id) is not None:
                         found += 1
-                    removed += self.catalog.delete(db, doc_id)
-            self.store.delete(np.asarray(removed, dtype=np.int64))
-            self._after_write()
+                    self.catalog.delete(db, doc_id)
+            self.refresh()
             return found
 
-    def _after_write(self) -> None:
-        self._revision = self.catalog.revision()
-        self._save_vectors(self.store, self._revision)
-
     def flush(self) -> None:
-        """Rebuild and save the lexical index if writes made it stale."""
+        """Checkpoint: a new lexical segment for what was added, the vector file when much
+        changed (or IVF was retrained), then drop the log entries both checkpoints hold."""
         with self._lock:
-            if self._lexical_revision != self._revision:
-                self.lexical = self._build_lexical()
-                self.lexical.save(self.folder / "lexical", self._revision)
-                self._lexical_revision = self._revision
+            self.refresh()
+            if self.store.needs_rebuild():
+                seq = derived.last_seq(self.catalog)
+                self.store, self._saved["vectors"] = (
+                    derived.build_vectors(self.catalog, self.manifest.dim),
+                    None,
+                )
+                self._apply_vectors(derived.changes_since(self.catalog, seq))
+            behind = self._seq - (self._saved["vectors"] if self._saved["vectors"] is not None else -(10**18))
+            if behind > max(VECTOR_CHECKPOINT_MIN, VECTOR_CHECKPOINT_SHARE * self.store.count()) or (
+                self._saved["vectors"] is None
+            ):
+                self.store.save(self.folder, self._seq)
+                self._saved["vectors"] = self._seq
+            if self._saved["lexical"] != self._seq:
+                self.lexical.save(self.folder / derived.LEXICAL_FOLDER, self._seq)
+                self._saved["lexical"] = self._seq
+            self.catalog.prune_log(min(self._saved["vectors"] or 0, self._saved["lexical"] or 0))
+            _remove_format1_files(self.folder)
 
     def close(self) -> None:
         self.catalog.close()
+
+
+def _remove_format1_files(folder: Path) -> None:
+    """The whole-file FAISS and BM25 copies of earlier versions, replaced by checkpoints."""
+    for name in ("vectors.faiss", "vectors.rev"):
+        (folder / name).unlink(missing_ok=True)
+    shutil.rmtree(folder / "lexical", ignore_errors=True)
 
 
 def _satisfies_contract(index: Index) -> IndexEngine:

@@ -1,4 +1,11 @@
-"""Dutch BM25 over chunks (bm25s + the Snowball Dutch stemmer)."""
+"""Dutch BM25 over chunks that grows: immutable segments, deletion marks, threshold merges.
+
+Analysis: lower case, Dutch stop words out, Snowball Dutch stemmer. New chunks wait in memory
+(``pending``) until ``save`` writes them as a new segment; deletions mark chunks in their
+segment; when there are more than ``MAX_SEGMENTS`` segments the small ones are merged. The
+saved state records the catalog's change-log position it holds (``seq``); the index replays
+the rest of the log on open, so a crash between the catalog commit and a save loses nothing.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +13,23 @@ import json
 import os
 import re
 import shutil
-import threading
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
-import bm25s
 import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_DUTCH
 
+from search.bm25 import Segment, merge
+
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 _WORD = re.compile(TOKEN_PATTERN)
 # Bump when analysis or the indexed text changes: saved indexes of another recipe are rebuilt.
-RECIPE = "snowball-dutch+stop+title-label-v2"
-STOPWORDS = sorted(set(STOPWORDS_DUTCH) | {"wel", "kan", "moet", "mag", "gaat", "hoe", "wat", "welke"})
+RECIPE = "snowball-dutch+stop+title-label-v3-segments"
+STOPWORDS = frozenset(STOPWORDS_DUTCH) | {"wel", "kan", "moet", "mag", "gaat", "hoe", "wat", "welke"}
+MAX_SEGMENTS = 8
+EMPTY = "∅"  # the one term of a chunk without any other (keeps document lengths positive)
 
 
 @cache
@@ -37,71 +46,154 @@ def analyse(text: str) -> list[str]:
 class LexicalIndex:
     """BM25 over chunk texts, addressed by chunk id."""
 
-    def __init__(self, chunk_ids: np.ndarray, model: bm25s.BM25 | None) -> None:
-        self.chunk_ids = np.asarray(chunk_ids, dtype=np.int64)
-        self._model = model
-        self._position = {int(c): i for i, c in enumerate(self.chunk_ids)}
+    def __init__(self, segments: list[Segment] | None = None, names: list[str | None] | None = None) -> None:
+        self.segments = segments or []
+        self.names: list[str | None] = names or [None] * len(self.segments)  # None: not saved yet
+        self.pending: dict[int, list[str]] = {}
+        self._pending_segment: Segment | None = None
 
     @classmethod
     def build(cls, chunk_ids: Sequence[int], texts: Sequence[str]) -> LexicalIndex:
-        if not texts:
-            return cls(np.zeros(0, dtype=np.int64), None)
-        tokens = [analyse(t) or ["∅"] for t in texts]
-        model = bm25s.BM25(k1=1.2, b=0.75)
-        model.index(tokens, show_progress=False)
-        return cls(np.asarray(chunk_ids, dtype=np.int64), model)
+        index = cls()
+        index.add(chunk_ids, texts)
+        return index
+
+    @property
+    def chunk_ids(self) -> np.ndarray:
+        """Every live chunk id (for consistency checks)."""
+        parts = [np.asarray(s.chunk_ids)[~s.deleted] for s in self.segments]
+        parts.append(np.asarray(sorted(self.pending), dtype=np.int64))
+        return np.sort(np.concatenate(parts))
+
+    def add(self, chunk_ids: Sequence[int], texts: Sequence[str]) -> None:
+        """Index chunks (a chunk id already present is replaced)."""
+        self.remove(np.asarray(chunk_ids, dtype=np.int64))
+        for cid, text in zip(chunk_ids, texts, strict=True):
+            self.pending[int(cid)] = analyse(text) or [EMPTY]
+        self._pending_segment = None
+
+    def remove(self, chunk_ids: np.ndarray) -> None:
+        ids = np.unique(np.asarray(chunk_ids, dtype=np.int64))
+        for segment in self.segments:
+            segment.delete(ids)
+        for cid in ids.tolist():
+            if self.pending.pop(cid, None) is not None:
+                self._pending_segment = None
+
+    def seal(self) -> None:
+        """Turn the pending chunks into an (unsaved) segment."""
+        if self.pending:
+            self.segments.append(self._all_segments()[-1])
+            self.names.append(None)
+            self.pending, self._pending_segment = {}, None
+
+    def _all_segments(self) -> list[Segment]:
+        if self.pending and self._pending_segment is None:
+            ids = list(self.pending)
+            self._pending_segment = Segment.build(ids, [self.pending[c] for c in ids])
+        return self.segments + ([self._pending_segment] if self.pending and self._pending_segment else [])
 
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Best chunks for the query; `allowed` is a bool mask by chunk id (None: all)."""
         terms = analyse(query)
-        if self._model is None or not terms or k <= 0:
+        segments = self._all_segments()
+        if not terms or k <= 0 or not segments:
             return []
-        vocab = self._model.vocab_dict
-        known = [t for t in terms if t in vocab]
-        if not known:
+        n = sum(s.live() for s in segments)
+        if n == 0:
             return []
-        scores = self._model.get_scores(known)
-        if allowed is not None:
-            mask = np.zeros(len(scores), dtype=bool)
-            pos = [self._position[int(c)] for c in allowed if int(c) in self._position]
-            mask[pos] = True
-            scores = np.where(mask, scores, 0.0)
-        candidates = np.flatnonzero(scores > 0)
-        if len(candidates) == 0:
-            return []
-        top = candidates[np.argsort(-scores[candidates], kind="stable")[:k]]
-        return [(int(self.chunk_ids[i]), float(scores[i])) for i in top]
+        avgdl = sum(s.live_length() for s in segments) / n
+        weights: dict[str, float] = {}
+        for term in terms:
+            df = sum(s.df(term) for s in segments)
+            if df:
+                weights[term] = weights.get(term, 0.0) + float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+        ids, scores = [], []
+        for segment in segments:
+            hits, s = segment.scores(weights, avgdl)
+            found = np.asarray(segment.chunk_ids)[hits]
+            if allowed is not None:
+                inside = found < len(allowed)
+                keep = np.zeros(len(found), dtype=bool)
+                keep[inside] = allowed[found[inside]]
+                found, s = found[keep], s[keep]
+            ids.append(found)
+            scores.append(s)
+        return _top(np.concatenate(ids), np.concatenate(scores), k)
 
-    def save(self, folder: Path, revision: int) -> None:
-        tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}-{threading.get_ident()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        np.save(tmp / "chunk_ids.npy", self.chunk_ids)
-        if self._model is not None:
-            self._model.save(str(tmp / "bm25"), show_progress=False)
-        (tmp / "revision.json").write_text(json.dumps({"revision": revision, "recipe": RECIPE}))
-        old = folder.with_name(f"{folder.name}.old{os.getpid()}-{threading.get_ident()}")
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-        shutil.rmtree(old, ignore_errors=True)
+    # -- disk ------------------------------------------------------------------------------
+
+    def save(self, folder: Path, seq: int) -> None:
+        """Write pending chunks as a segment, merge if there are many, record deletions and seq."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.seal()
+        if len(self.segments) > MAX_SEGMENTS:
+            self._merge()
+        for i, segment in enumerate(self.segments):
+            if self.names[i] is None:
+                self.names[i] = f"seg-{seq}-{os.getpid()}-{i}"
+                segment.save(folder / str(self.names[i]))
+        deleted: dict[str, np.ndarray] = {
+            str(name): s.deleted for name, s in zip(self.names, self.segments, strict=True) if s.deleted.any()
+        }
+        np.savez(folder / f"deleted-{seq}.npz", **deleted)  # type: ignore[arg-type]
+        manifest = {"recipe": RECIPE, "seq": seq, "segments": self.names, "deleted": f"deleted-{seq}.npz"}
+        tmp = folder / "manifest.json.tmp"
+        tmp.write_text(json.dumps(manifest))
+        os.replace(tmp, folder / "manifest.json")
+        _remove_unlisted(folder, {*map(str, self.names), f"deleted-{seq}.npz"})
+
+    def _merge(self) -> None:
+        """Merge every segment but the largest (all of them when the largest is not dominant)."""
+        sizes = [len(s) for s in self.segments]
+        largest = int(np.argmax(sizes))
+        dominant = sizes[largest] > 2 * (sum(sizes) - sizes[largest])
+        chosen = [i for i in range(len(self.segments)) if not (dominant and i == largest)]
+        merged = merge([self.segments[i] for i in chosen])
+        keep = [i for i in range(len(self.segments)) if i not in chosen]
+        self.segments = [self.segments[i] for i in keep] + [merged]
+        self.names = [self.names[i] for i in keep] + [None]
 
     @staticmethod
-    def saved_revision(folder: Path) -> int | None:
+    def saved_seq(folder: Path) -> int | None:
         try:
-            saved = json.loads((folder / "revision.json").read_text())
+            manifest = json.loads((folder / "manifest.json").read_text())
         except (OSError, ValueError):
             return None
-        if saved.get("recipe") != RECIPE:
-            return None
-        return int(saved.get("revision", -1))
+        return int(manifest["seq"]) if manifest.get("recipe") == RECIPE else None
 
     @classmethod
-    def load(cls, folder: Path) -> LexicalIndex | None:
-        """The saved index, or None when there is none (or it cannot be read)."""
+    def load(cls, folder: Path) -> tuple[LexicalIndex, int] | None:
+        """The saved index and the log position it holds, or None when there is none."""
         try:
-            ids = np.load(folder / "chunk_ids.npy")
-            model = bm25s.BM25.load(str(folder / "bm25")) if (folder / "bm25").exists() else None
-            return cls(ids, model)
+            manifest = json.loads((folder / "manifest.json").read_text())
+            if manifest.get("recipe") != RECIPE:
+                return None
+            deleted = np.load(folder / manifest["deleted"])
+            names: list[str | None] = list(manifest["segments"])
+            segments = [
+                Segment.load(folder / str(n), deleted[n] if n in deleted.files else None) for n in names
+            ]
+            return cls(segments, names), int(manifest["seq"])
         except (OSError, ValueError, KeyError):
             return None
+
+
+def _top(ids: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The k best (id, score), ties broken by chunk id."""
+    if len(ids) > k:
+        cut = np.argpartition(-scores, k - 1)[:k]
+        threshold = scores[cut].min()
+        chosen = np.flatnonzero(scores >= threshold)
+        ids, scores = ids[chosen], scores[chosen]
+    order = np.lexsort((ids, -scores))[:k]
+    return [(int(ids[i]), float(scores[i])) for i in order]
+
+
+def _remove_unlisted(folder: Path, listed: set[str]) -> None:
+    for path in folder.iterdir():
+        if path.name not in listed and not path.name.startswith("manifest"):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)

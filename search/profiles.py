@@ -3,66 +3,122 @@
 A profile is the mean of a document's first passages (title, introduction, plan area, policy
 frame: what kind of document it is). Municipal documents share much boilerplate (the VNG model
 text, the standard sections of every toelichting), so every profile also leans towards the
-corpus mean; subtracting that mean before comparing leaves what is distinctive. Profiles are
-derived from the catalog and rebuilt when its revision changes.
+mean of its kind; subtracting the mean of its document type (regulations, plans, minutes and
+FAQ answers are unlike things; a type with fewer than ``MIN_TYPE_DOCUMENTS`` uses the mean
+of all documents) leaves what is distinctive. Profiles are kept per document and updated
+when a document changes; the means are running sums, so no write rebuilds them all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
 
 from search.embedders import normalise
-from search.store import FaissStore
 
 LEADING_CHUNKS = 8
+MIN_TYPE_DOCUMENTS = 20
 
 
-@dataclass(frozen=True)
 class Profiles:
-    doc_ids: list[str]
-    mean: np.ndarray  # corpus mean of the raw profiles
-    store: FaissStore  # centred, normalised profiles; id = row number
+    """Raw (uncentred) profiles by document, with running sums per document type."""
 
-    @classmethod
-    def build(cls, doc_ids: list[str], vectors: np.ndarray, first_n: int = LEADING_CHUNKS) -> Profiles:
-        """From per-chunk rows (doc id per row, in document order) to one centred profile per document."""
-        dim = vectors.shape[1] if vectors.ndim == 2 else 0
-        names, raw = _means(doc_ids, vectors)
-        mean = raw.mean(axis=0) if len(raw) else np.zeros(dim, dtype=np.float32)
-        store = FaissStore(dim)
-        if len(raw):
-            store.add(np.arange(len(names), dtype=np.int64), normalise(raw - mean))
-        return cls(names, mean.astype(np.float32), store)
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.row: dict[str, int] = {}
+        self.doc_ids: list[str] = []
+        self.raw = np.zeros((0, dim), dtype=np.float32)
+        self.kind = np.zeros(0, dtype=np.int32)  # type number per row; -1: removed
+        self.types: dict[str, int] = {}
+        self.sums = np.zeros((0, dim), dtype=np.float64)
+        self.counts = np.zeros(0, dtype=np.int64)
+        self._centred: tuple[np.ndarray, np.ndarray] | None = None  # (means per row, norms)
 
-    def profile(self, vectors: np.ndarray) -> np.ndarray:
+    def __len__(self) -> int:
+        return len(self.row)
+
+    def put(self, doc_id: str, doc_type: str, vectors: np.ndarray) -> None:
+        """Add or replace a document's profile from its first chunk vectors."""
+        self.remove(doc_id)
+        if not len(vectors):
+            return
+        raw = normalise(np.asarray(vectors, dtype=np.float32)[:LEADING_CHUNKS].mean(axis=0))[0]
+        t = self.types.setdefault(doc_type, len(self.types))
+        if t >= len(self.counts):
+            self.sums = np.vstack([self.sums, np.zeros((1, self.dim))])
+            self.counts = np.append(self.counts, 0)
+        if len(self.doc_ids) == len(self.raw):
+            grown = max(1024, 2 * len(self.raw))
+            self.raw = np.vstack([self.raw, np.zeros((grown - len(self.raw), self.dim), dtype=np.float32)])
+            self.kind = np.append(self.kind, np.full(grown - len(self.kind), -1, dtype=np.int32))
+        r = len(self.doc_ids)
+        self.doc_ids.append(doc_id)
+        self.row[doc_id] = r
+        self.raw[r], self.kind[r] = raw, t
+        self.sums[t] += raw
+        self.counts[t] += 1
+        self._centred = None
+
+    def remove(self, doc_id: str) -> None:
+        r = self.row.pop(doc_id, None)
+        if r is not None:
+            t = self.kind[r]
+            self.sums[t] -= self.raw[r]
+            self.counts[t] -= 1
+            self.kind[r] = -1
+            self._centred = None
+
+    def _means(self) -> np.ndarray:
+        """Centring mean per type (the mean of all documents for rare types)."""
+        overall = self.sums.sum(axis=0) / max(int(self.counts.sum()), 1)
+        means = np.tile(overall, (max(len(self.counts), 1), 1))
+        common = self.counts >= MIN_TYPE_DOCUMENTS
+        means[: len(self.counts)][common] = self.sums[common] / self.counts[common][:, None]
+        return means.astype(np.float32)
+
+    def _row_norms(self) -> tuple[np.ndarray, np.ndarray]:
+        """(centring mean per type, norm of each row's centred profile), cached until a change;
+        |raw - m|^2 = |raw|^2 - 2 raw.m + |m|^2 with |raw| = 1."""
+        if self._centred is None:
+            n = len(self.doc_ids)
+            means = self._means()
+            kind = np.maximum(self.kind[:n], 0)
+            dots = (self.raw[:n] @ means.T)[np.arange(n), kind] if n else np.zeros(0, dtype=np.float32)
+            squared = 1.0 - 2.0 * dots + (means * means).sum(axis=1)[kind]
+            self._centred = (means, np.sqrt(np.maximum(squared, 1e-12)).astype(np.float32))
+        return self._centred
+
+    def profile(self, vectors: np.ndarray, doc_type: str = "") -> np.ndarray:
         """The centred profile of a query document from its first chunk vectors."""
-        raw = normalise(np.asarray(vectors, dtype=np.float32).mean(axis=0))[0]
-        return normalise(raw - self.mean)[0]
+        raw = normalise(np.asarray(vectors, dtype=np.float32)[:LEADING_CHUNKS].mean(axis=0))[0]
+        means = self._means()
+        t = self.types.get(doc_type)
+        mean = means[t] if t is not None else self.sums.sum(axis=0) / max(int(self.counts.sum()), 1)
+        return normalise(raw - mean.astype(np.float32))[0]
 
     def vectors(self, doc_ids: Sequence[str]) -> np.ndarray:
-        position = {d: i for i, d in enumerate(self.doc_ids)}
-        return self.store.vectors(np.asarray([position[d] for d in doc_ids], dtype=np.int64))
+        means, norms = self._row_norms()
+        rows = np.asarray([self.row[d] for d in doc_ids], dtype=np.int64)
+        return (self.raw[rows] - means[np.maximum(self.kind[rows], 0)]) / norms[rows, None]
 
-    def search(self, profile: np.ndarray, k: int, allowed: Iterable[str] | None) -> list[tuple[str, float]]:
-        positions = None
-        if allowed is not None:
-            wanted = set(allowed)
-            positions = np.asarray([i for i, d in enumerate(self.doc_ids) if d in wanted], dtype=np.int64)
-        hits = self.store.search(profile, k, positions)
-        return [(self.doc_ids[i], score) for i, score in hits]
-
-
-def _means(doc_ids: list[str], vectors: np.ndarray) -> tuple[list[str], np.ndarray]:
-    names: list[str] = []
-    rows: list[np.ndarray] = []
-    start = 0
-    for i in range(1, len(doc_ids) + 1):
-        if i == len(doc_ids) or doc_ids[i] != doc_ids[start]:
-            names.append(doc_ids[start])
-            rows.append(normalise(vectors[start:i].mean(axis=0))[0])
-            start = i
-    dim = vectors.shape[1] if vectors.ndim == 2 else 0
-    return names, np.vstack(rows) if rows else np.zeros((0, dim), dtype=np.float32)
+    def search(
+        self, profile: np.ndarray, k: int, admitted: set[str] | None, removed: set[str]
+    ) -> list[tuple[str, float]]:
+        """The k documents with the nearest centred profiles among the allowed ones."""
+        n = len(self.doc_ids)
+        allowed = self.kind[:n] >= 0
+        if admitted is not None:
+            keep = np.zeros(n, dtype=bool)
+            keep[[self.row[d] for d in admitted if d in self.row]] = True
+            allowed &= keep
+        allowed[[self.row[d] for d in removed if d in self.row]] = False
+        rows = np.flatnonzero(allowed)
+        if not len(rows) or k <= 0:
+            return []
+        means, norms = self._row_norms()
+        q = np.asarray(profile, dtype=np.float32)
+        scores = (self.raw[rows] @ q - (means @ q)[np.maximum(self.kind[rows], 0)]) / norms[rows]
+        top = np.argpartition(-scores, min(k, len(rows)) - 1)[:k] if len(rows) > k else np.arange(len(rows))
+        top = top[np.lexsort((rows[top], -scores[top]))]
+        return [(self.doc_ids[rows[i]], float(scores[i])) for i in top]

@@ -45,12 +45,12 @@ def test_reopen_rebuilds_derived_files_from_the_catalog(empty_index: Index) -> N
     empty_index.flush()
     folder = empty_index.folder
     empty_index.close()
-    (folder / "vectors.faiss").unlink()
-    (folder / "lexical" / "revision.json").unlink()
+    (folder / "vectors.json").unlink()
+    (folder / "lexicon" / "manifest.json").unlink()
     reopened = Index.open(folder)
     assert reopened.store.count() == 1
     assert reopened.lexical.search("hondenbelasting", 5)
-    vector = reopened.store.vectors(np.array([reopened.catalog.chunks_of("a")[0][0]]))
+    vector = reopened.chunk_vectors(np.array([reopened.catalog.chunks_of("a")[0][0]]))
     assert vector.shape == (1, reopened.manifest.dim)
 
 
