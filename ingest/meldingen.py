@@ -41,7 +41,10 @@ _TABLE: tuple[tuple[str, str], ...] = (
      "{pagina} {pages} van de PDF {is_zijn} beschadigd en niet gelezen; de rest is wel opgenomen."),
     (r"damaged|the PDF has no pages|reader crashed",
      "De PDF is beschadigd of onvolledig. Download of exporteer hem opnieuw."),
-    (r"OCR is switched off", "De PDF heeft geen tekstlaag (een scan) en tekstherkenning (OCR) staat uit."),
+    (r"^no (?:usable )?text layer on pages? (?P<pages>[\d, -]+(?:, \.\.\.)?);.*the other pages are indexed",
+ "{pagina} {pages} zonder tekstlaag (een scan) {is_zijn} niet gelezen: tekstherkenning (OCR) staat uit, "
+ "is niet geïnstalleerd of heeft haar grens bereikt. De rest is wel opgenomen."),
+(r"OCR is switched off", "De PDF heeft geen tekstlaag (een scan) en tekstherkenning (OCR) staat uit."),
     (r"OCR is not installed|OCR language data",
      "De PDF heeft geen tekstlaag (een scan) en tekstherkenning (OCR) is niet geïnstalleerd op de server."),
     (r"OCR is limited to", "Niet alle gescande pagina's zijn gelezen: de grens voor tekstherkenning is bereikt."),

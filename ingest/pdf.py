@@ -63,7 +63,8 @@ def read_pdf(
 
     `ocr_page_limit` caps how many pages are OCR'd (None: all). `Document.extra` records `pages` (total),
     `ocr_pages` (pages whose text comes from OCR), `empty_pages` (no usable text, even after OCR),
-    `damaged_pages` (of those, the ones pypdf found damaged) and `pdf_title` (the metadata title, if any). Raises OverLimit (a TooLarge) over `max_bytes` or `max_pages`,
+    `damaged_pages` (of those, the ones pypdf found damaged), `unread_pages` (why scanned pages were not
+    OCR'd: OCR off, not installed, or over its limit) and `pdf_title` (the metadata title, if any). Raises OverLimit (a TooLarge) over `max_bytes` or `max_pages`,
     UnreadableDocument for empty, non-PDF, damaged or encrypted files and when no page has usable text.
     """
     data = _read_checked(path, max_bytes)
@@ -95,6 +96,8 @@ def read_pdf(
     }
     if metadata_title:
         extra["pdf_title"] = metadata_title
+    if "OCR found no readable text" not in reason and extra["empty_pages"] != damaged:
+        extra["unread_pages"] = reason  # scanned pages left unread: OCR off, not installed or over its limit
     first_page = texts[1] if 1 not in ocr_pages and is_usable_text(texts[1]) else ""  # OCR text is too noisy
     return Document(
         id="",

@@ -98,20 +98,23 @@ def _readable(
                 report.failed.append((item.source, item.reason))
                 _notify(progress, report, item.source)
             else:
-                if warning := damage_warning(item):
-                    report.warnings.append((item.source, warning))
+                report.warnings.extend((item.source, warning) for warning in missing_pages(item))
                 yield item
 
 
-def damage_warning(doc: Document) -> str:
-    """What a PDF indexed with damaged pages lacks ("" when nothing)."""
-    damaged = doc.extra.get("damaged_pages") or []
-    if not damaged:
-        return ""
-    from ingest.pdf import page_ranges
+def missing_pages(doc: Document) -> list[str]:
+    """Why pages of an indexed PDF are not in the index: damaged, or scans that were not OCR'd."""
+    warnings = []
+    if damaged := doc.extra.get("damaged_pages"):
+        from ingest.pdf import page_ranges
 
-    verb = "is" if len(damaged) == 1 else "are"
-    return f"{page_ranges(damaged)} {verb} damaged and could not be read; the other pages are indexed"
+        verb = "is" if len(damaged) == 1 else "are"
+        warnings.append(
+            f"{page_ranges(damaged)} {verb} damaged and could not be read; the other pages are indexed"
+        )
+    if unread := doc.extra.get("unread_pages"):
+        warnings.append(f"{unread}; the other pages are indexed")
+    return warnings
 
 
 def _read_guarded(path: Path, options: IngestOptions) -> Iterator[Document | UnreadableDocument]:

@@ -27,8 +27,9 @@ LINES = [
 WASSENAAR = IngestOptions(defaults=Defaults(municipality="Wassenaar"), read=ReadOptions(ocr=False))
 
 
-def pdf_with_damaged_pages(damaged: set[int], pages: int = 3) -> bytes:
-    """Pages of Dutch text; the content streams of the `damaged` pages (1-based) do not decompress."""
+def pdf_with_damaged_pages(damaged: set[int], pages: int = 3, blank: frozenset[int] = frozenset()) -> bytes:
+    """Pages of Dutch text; the content streams of the `damaged` pages (1-based) do not decompress,
+    the `blank` pages draw nothing (as a scan without its image)."""
     good = zlib.compress(text_page(LINES))
     broken = good[:20] + b"\x00" * 200 + good[220:]
     objects = [b"<< /Type /Catalog /Pages 2 0 R >>"]
@@ -36,7 +37,7 @@ def pdf_with_damaged_pages(damaged: set[int], pages: int = 3) -> bytes:
     objects += [b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages)]
     objects += [b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
     for number in range(1, pages + 1):
-        body = broken if number in damaged else good
+        body = broken if number in damaged else zlib.compress(b"") if number in blank else good
         objects.append(
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
             b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (len(objects) + 2)
@@ -109,6 +110,18 @@ def test_a_pdf_with_a_damaged_page_is_indexed_with_a_warning(empty_index: Index,
     assert isinstance(document, Document)
     assert document.extra["damaged_pages"] == [2]
     assert [s.page for s in document.sections] == [1, 3]
+
+
+def test_scanned_pages_left_unread_without_ocr_are_a_warning(empty_index: Index, tmp_path: Path) -> None:
+    path = tmp_path / "half-gescand.pdf"
+    path.write_bytes(pdf_with_damaged_pages(set(), pages=3, blank=frozenset({2})))
+
+    report = ingest_paths(empty_index, [path], WASSENAAR)
+
+    assert report.added == ["GM0629-half-gescand"]
+    reason = "no text layer on page 2; OCR is switched off: turn it on to read scanned pages; the other pages are indexed"
+    assert report.warnings == [(str(path), reason)]
+    assert melding(reason).startswith("Pagina 2 zonder tekstlaag (een scan) is niet gelezen")
 
 
 def test_a_pdf_damaged_on_every_page_is_reported_damaged_not_as_a_scan(tmp_path: Path) -> None:
