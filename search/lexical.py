@@ -144,12 +144,11 @@ class LexicalIndex:
         _remove_unlisted(folder, {*map(str, self.names), f"deleted-{seq}.npz"})
 
     def _merge(self) -> None:
-        """Merge every segment but the largest (all of them when the largest is not dominant)."""
-        sizes = [len(s) for s in self.segments]
-        largest = int(np.argmax(sizes))
-        dominant = sizes[largest] > 2 * (sum(sizes) - sizes[largest])
-        chosen = [i for i in range(len(self.segments)) if not (dominant and i == largest)]
-        merged = merge([self.segments[i] for i in chosen])
+        """Merge the smallest segments into one, leaving MAX_SEGMENTS / 2 (tiered, as Lucene):
+        the cost follows the small, recent segments; big ones are merged rarely."""
+        by_size = sorted(range(len(self.segments)), key=lambda i: len(self.segments[i]))
+        chosen = set(by_size[: len(self.segments) - MAX_SEGMENTS // 2 + 1])
+        merged = merge([self.segments[i] for i in sorted(chosen)])
         keep = [i for i in range(len(self.segments)) if i not in chosen]
         self.segments = [self.segments[i] for i in keep] + [merged]
         self.names = [self.names[i] for i in keep] + [None]
