@@ -58,6 +58,19 @@ def drop_space(url: str, space: str) -> None:
         db.close()
 
 
+@pytest.fixture(scope="module")
+def fresh_database(database_url: str) -> Iterator[str]:
+    """A database of its own for one test module (its jobs queue is its own too), dropped afterwards."""
+    import psycopg
+
+    name = f"test_{secrets.token_hex(5)}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield psycopg.conninfo.make_conninfo(database_url, dbname=name)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @pytest.fixture
 def pg_place(database_url: str, tmp_path: Path) -> Iterator[Place]:
     """A place of its own in the test database (a unique space), removed afterwards."""

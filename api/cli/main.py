@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from api.cli import commands, harvest, jobs
+from api.cli import commands, harvest, jobs, workers
 from api.errors import answer_for
 from api.evaluation import bench_load
 from api.settings import Settings
@@ -46,6 +46,8 @@ COMMANDS: dict[str, Command] = {
     "harvest": harvest.cmd_harvest,
     "jobs": jobs.cmd_jobs,
     "bench": cmd_bench,
+    "enqueue": workers.cmd_enqueue,
+    "worker": workers.cmd_worker,
 }
 
 
@@ -163,6 +165,20 @@ def parser() -> argparse.ArgumentParser:
     )
     jobs.add_arguments(
         sub.add_parser("jobs", help="admin jobs (ingest, reindex, harvest): state, errors; rerun")
+    )
+    workers.add_enqueue_arguments(
+        sub.add_parser(
+            "enqueue",
+            help="queue a large ingest for workers (PostgreSQL engine)",
+            epilog="example: schutting --database-url postgresql://... enqueue ../shared/corpus/vac --wait",
+        )
+    )
+    workers.add_worker_arguments(
+        sub.add_parser(
+            "worker",
+            help="take queued ingest units until stopped (PostgreSQL engine; run one per core and host)",
+            epilog="example: schutting --database-url postgresql://... worker --once",
+        )
     )
     benches = sub.add_parser("bench", help="benchmarks against a real served index")
     kinds = benches.add_subparsers(dest="bench", required=True)
