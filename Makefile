@@ -9,7 +9,7 @@ EVAL ?= ../shared/eval
 
 export SCHUTTING_REQUIRE_SYSTEM ?= $(shell [ "$$(id -u)" = "0" ] && echo 1)
 
-.PHONY: setup system-packages test-system-packages demo serve test test-fast test-browser lint format typecheck bench bench-quality bench-load clean postgres postgres-stop fuzz
+.PHONY: setup system-packages test-system-packages demo serve test test-fast test-browser lint format typecheck bench bench-quality bench-load bench-scale clean postgres postgres-stop fuzz
 
 setup: $(STAMP)  ## create .venv with everything (CPU torch pinned; no model downloads)
 
@@ -64,6 +64,9 @@ bench: setup  ## ingest throughput (chunks/s) per model and query latency
 
 bench-quality: setup  ## nDCG@10, MRR@10, Recall@10/100, latency per set and mode (long on first run)
 	$(BIN)/python -m api.evaluation.bench_quality --eval $(EVAL)
+
+bench-scale: setup  ## scale bench: build once, then measure an index of CHUNKS passages (default 100000)
+	$(BIN)/schutting bench scale --chunks $(or $(CHUNKS),100000) --json
 
 bench-load: setup  ## 8 clients against `schutting serve` on 127.0.0.1: idle, during ingest, during reindex
 	$(BIN)/schutting bench load --clients 8 --seconds 20 --json

@@ -24,7 +24,7 @@ import numpy as np
 
 from search.filtering import Allowed
 
-EXACT_LIMIT = 100_000
+EXACT_LIMIT = 50_000
 RETRAIN_GROWTH = 4
 NPROBE = 32
 TRAIN_PER_LIST = 30

@@ -18,7 +18,7 @@ from typing import Any
 
 from api.cli import commands, harvest, jobs, workers
 from api.errors import answer_for
-from api.evaluation import bench_load
+from api.evaluation import bench_load, bench_scale
 from api.settings import Settings
 from search.errors import SchuttingError
 from search.retrieval import MODES
@@ -26,7 +26,7 @@ from search.retrieval import MODES
 Command = Callable[[Settings, argparse.Namespace], "str | None"]
 
 # `schutting bench KIND`: each kind's module has add_arguments(parser) and report(args) -> str.
-BENCHES: dict[str, Any] = {"load": bench_load}
+BENCHES: dict[str, Any] = {"load": bench_load, "scale": bench_scale}
 
 
 def cmd_bench(settings: Settings, args: argparse.Namespace) -> str:
@@ -187,6 +187,13 @@ def parser() -> argparse.ArgumentParser:
             "load",
             help="N concurrent clients for T seconds: idle, during an ingest job, during a reindex",
             epilog="example: schutting bench load --clients 8 --seconds 20 --json",
+        )
+    )
+    bench_scale.add_arguments(
+        kinds.add_parser(
+            "scale",
+            help="build (once) an index of N realistic passages; latency, recall@10, memory, write costs",
+            epilog="example: schutting bench scale --chunks 100000 --data-dir data/bench-scale --json",
         )
     )
     return top
