@@ -4,9 +4,10 @@ A profile is the mean of a document's first passages (title, introduction, plan 
 frame: what kind of document it is). Municipal documents share much boilerplate (the VNG model
 text, the standard sections of every toelichting), so every profile also leans towards the
 mean of its kind; subtracting the mean of its document type (regulations, plans, minutes and
-FAQ answers are unlike things; a type with fewer than ``MIN_TYPE_DOCUMENTS`` uses the mean
-of all documents) leaves what is distinctive. Profiles are kept per document and updated
-when a document changes; the means are running sums, so no write rebuilds them all.
+FAQ answers are unlike things; a type with fewer than ``MIN_TYPE_DOCUMENTS``, and documents
+of no known type, use the mean of all documents) leaves what is distinctive. Profiles are kept
+per document and updated when a document changes; the means are running sums, so no write
+rebuilds them all.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ class Profiles:
         overall = self.sums.sum(axis=0) / max(int(self.counts.sum()), 1)
         means = np.tile(overall, (max(len(self.counts), 1), 1))
         common = self.counts >= MIN_TYPE_DOCUMENTS
+        if "" in self.types:
+            common[self.types[""]] = False  # no type known: no kind to centre on
         means[: len(self.counts)][common] = self.sums[common] / self.counts[common][:, None]
         return means.astype(np.float32)
 
@@ -120,5 +123,6 @@ class Profiles:
         q = np.asarray(profile, dtype=np.float32)
         scores = (self.raw[rows] @ q - (means @ q)[np.maximum(self.kind[rows], 0)]) / norms[rows]
         top = np.argpartition(-scores, min(k, len(rows)) - 1)[:k] if len(rows) > k else np.arange(len(rows))
-        top = top[np.lexsort((rows[top], -scores[top]))]
+        names = np.asarray([self.doc_ids[r] for r in rows[top]])
+        top = top[np.lexsort((names, -scores[top]))]  # ties by document id, for stable output
         return [(self.doc_ids[rows[i]], float(scores[i])) for i in top]
