@@ -1,0 +1,142 @@
+"""Match strength: is a result a real answer to the question, or only the nearest filler?
+
+Ranking always returns k rows; a reader needs to see which of them match. Ranking scores are not
+comparable across questions (reciprocal-rank fusion, BM25), so this module measures evidence that
+is, through the `IndexEngine` methods only:
+
+- ``cosine``: the dense cosine between the question and the result's best passage;
+- ``margin``: that cosine minus the cosine of the question's 20th nearest passage in the filtered
+  index (what "near" means for this question: a result that stands out from the crowd);
+- ``lexical``: the result's best BM25 score per distinct query term (0 when no term matches).
+
+A result is ``strong`` when a logistic score over these features clears the threshold calibrated
+per (model, mode) on vac-questions dev with each question asked twice: once as is and once with
+its relevant document excluded (`schutting eval --answerability`; `api/evaluation/calibration.py`
+refits it). Find-similar compares whole documents: there the evidence is the centred profile
+cosine (`similar_strengths`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from search.engine import IndexEngine
+from search.profiles import LEADING_CHUNKS
+from search.ranking import query_stems
+from search.similarity import QueryDocument
+from search.types import Filters, Result
+
+STRONG, WEAK = "strong", "weak"
+BASELINE_RANK = 20  # the question's n-th nearest passage sets its floor
+LEXICAL_DEPTH = 200
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What speaks for one result, in units comparable across questions."""
+
+    cosine: float
+    margin: float
+    lexical: float
+
+    def as_row(self) -> list[float]:
+        return [self.cosine, self.margin, self.lexical]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A logistic score ``weights . features + bias``; strong when it is >= 0."""
+
+    weights: tuple[float, float, float]
+    bias: float
+
+    def strong(self, evidence: Evidence) -> bool:
+        score = sum(w * x for w, x in zip(self.weights, evidence.as_row(), strict=True)) + self.bias
+        return score >= 0.0
+
+
+# Fitted by `python -m api.evaluation.calibration` on vac-questions dev (5-fold cross-validation;
+# the threshold keeps weak-when-present under 5% on held-out folds). Keys: model id, then mode.
+CALIBRATIONS: dict[str, dict[str, Calibration]] = {}
+# A model without its own calibration: strong only when the passage clearly stands out.
+FALLBACK = Calibration((0.0, 20.0, 0.0), -1.0)
+# Find-similar: centred profile cosine per model (see `similar_strengths`).
+SIMILAR_THRESHOLDS: dict[str, float] = {}
+SIMILAR_FALLBACK = 0.35
+
+
+def calibration(model_id: str, mode: str) -> Calibration:
+    return CALIBRATIONS.get(model_id, {}).get(mode, FALLBACK)
+
+
+def evidence(index: IndexEngine, query: str, filters: Filters, results: Sequence[Result]) -> list[Evidence]:
+    """The evidence for each result of a question (same order)."""
+    if not results:
+        return []
+    vector = index.embedder.embed_query(query)
+    nearest = index.dense_search(vector, filters, BASELINE_RANK)
+    floor = nearest[-1][1] if nearest else 0.0
+    cosines = _best_cosines(index, vector, results)
+    lexical = _lexical_per_term(index, query, filters, results)
+    return [Evidence(c, c - floor, lx) for c, lx in zip(cosines, lexical, strict=True)]
+
+
+def strengths(
+    index: IndexEngine, mode: str, query: str, filters: Filters, results: Sequence[Result]
+) -> list[str]:
+    """ "strong" or "weak" for each result of a question."""
+    fitted = calibration(index.embedder.model_id, mode)
+    return [STRONG if fitted.strong(e) else WEAK for e in evidence(index, query, filters, results)]
+
+
+def _best_cosines(index: IndexEngine, vector: np.ndarray, results: Sequence[Result]) -> list[float]:
+    """Each result's best passage cosine: over its shown passages, else over all its chunks."""
+    out = []
+    for result in results:
+        ids = [h.chunk_id for h in result.hits]
+        if not ids:
+            ids = [cid for cid, _ in index.catalog.chunks_of(result.document.id)]
+        if not ids:
+            out.append(0.0)
+            continue
+        vectors = index.chunk_vectors(np.asarray(ids, dtype=np.int64))
+        out.append(float(np.max(vectors @ vector)))
+    return out
+
+
+def _lexical_per_term(
+    index: IndexEngine, query: str, filters: Filters, results: Sequence[Result]
+) -> list[float]:
+    terms = max(1, len(query_stems(query)))
+    wanted = {r.document.id for r in results}
+    scored = index.lexical_search(query, filters, LEXICAL_DEPTH)
+    located = index.catalog.chunks_by_id([cid for cid, _ in scored])
+    best: dict[str, float] = {}
+    for cid, score in scored:
+        doc = located.get(cid, ("", None))[0]
+        if doc in wanted and score > best.get(doc, -math.inf):
+            best[doc] = float(score)
+    return [best.get(r.document.id, 0.0) / terms for r in results]
+
+
+def similar_strengths(index: IndexEngine, query: QueryDocument, results: Sequence[Result]) -> list[str]:
+    """ "strong" or "weak" for each find-similar result, by centred profile cosine."""
+    if not results or not len(query.vectors):
+        return [WEAK] * len(results)
+    threshold = SIMILAR_THRESHOLDS.get(index.embedder.model_id, SIMILAR_FALLBACK)
+    return [STRONG if c >= threshold else WEAK for c in profile_cosines(index, query, results)]
+
+
+def profile_cosines(index: IndexEngine, query: QueryDocument, results: Sequence[Result]) -> list[float]:
+    """Centred profile cosine between the query document and each result."""
+    doc_type = query.doc_type
+    if not doc_type and query.doc_id:
+        info = index.catalog.document(query.doc_id)
+        doc_type = info.doc_type if info else ""
+    profile = index.profile_of(query.vectors[:LEADING_CHUNKS], doc_type)
+    profiles = index.profile_vectors([r.document.id for r in results])
+    return [float(p @ profile) for p in profiles]
