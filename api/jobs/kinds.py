@@ -11,6 +11,7 @@ from api.settings import Settings
 from ingest.embedding import EmbeddingCache
 from ingest.harvest import HarvestReport, harvest_cvdr
 from ingest.pipeline import IngestOptions, IngestReport, ingest_paths
+from ingest.db_reindex import reindex_database
 from ingest.reindex import reindex
 from ingest.sandbox import Budget
 from ingest.sources import Defaults, ReadOptions, discover
@@ -54,6 +55,8 @@ def run_reindex(settings: Settings, params: dict[str, Any], progress: JobProgres
         live.close()
     cache = EmbeddingCache.in_data_dir(settings.data_dir)
     try:
+        if settings.database_url:  # a new generation in the database, swapped in one transaction
+            return reindex_database(Place.of(settings), params.get("model") or None, cache, progress)
         return reindex(settings.data_dir, params.get("model") or None, cache, progress)
     finally:
         cache.close()
