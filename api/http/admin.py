@@ -161,7 +161,7 @@ def admin_of(request: Request) -> Admin:
 
 
 AppAdmin = Annotated[Admin, Depends(admin_of)]
-JobId = Annotated[int, PathParameter(le=2**63 - 1)]  # SQLite's largest integer; above it: 400, not a crash
+JobId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]  # job ids; SQLite's integers end at 2**63 - 1
 
 
 def _accepted(job: Job) -> JSONResponse:
@@ -252,10 +252,20 @@ def allowed_paths(names: list[str], roots: list[Path]) -> list[Path]:
         raise InvalidInput("ingest from server paths is off: set SCHUTTING_INGEST_ROOTS, or upload the files")
     paths = []
     for name in names:
-        path = Path(name).expanduser().resolve()
-        if not path.exists() or not any(path.is_relative_to(root) for root in roots):
+        path = _existing(name)
+        if path is None or not any(path.is_relative_to(root) for root in roots):
             raise InvalidInput(
                 f"{name!r} is not a file or folder below an ingest root (SCHUTTING_INGEST_ROOTS)"
             )
         paths.append(path)
     return paths
+
+
+def _existing(name: str) -> Path | None:
+    """The resolved path a name points to, or None when nothing is there or it cannot be a path
+    (a NUL byte, ``~nosuchuser``, a name too long): one answer for all, as for a forbidden path."""
+    try:
+        path = Path(name).expanduser().resolve()
+        return path if path.exists() else None
+    except (OSError, ValueError, RuntimeError):
+        return None

@@ -131,6 +131,11 @@ REGRESSIONS: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/admin/jobs/9223372036854775808", ADMIN),
     ("POST", "/admin/jobs/9223372036854775808/rerun", ADMIN),
     ("GET", "/documents?offset=9223372036854775808", {}),
+    ("GET", "/admin/jobs/-9223372036854775809", ADMIN),
+    # A server path that cannot be one crashed the ingest-root check: ValueError, RuntimeError, OSError.
+    ("POST", "/admin/ingest", {**ADMIN, "json": {"path": "\u0000"}}),
+    ("POST", "/admin/ingest", {**ADMIN, "json": {"path": "~nosuchuser/stukken"}}),
+    ("POST", "/admin/ingest", {**ADMIN, "json": {"paths": ["a" * 5000]}}),
 ]
 
 
