@@ -8,14 +8,16 @@ corpus mean of the find-similar profiles is cached per revision, which is read e
 from __future__ import annotations
 
 import threading
+import zlib
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 import numpy as np
+import psycopg
 
 from search.embedders import Embedder, normalise
 from search.engine import IndexEngine
-from search.errors import IndexMismatch
+from search.errors import Busy, IndexMismatch
 from search.index import Manifest
 from search.pg import ranking
 from search.pg.catalog import PgCatalog
@@ -78,13 +80,27 @@ class PgEngine:
     def put(self, items: Sequence[tuple[Document, Sequence[Chunk], np.ndarray]]) -> None:
         if items:
             with self.db.write() as conn:
+                self._refuse_during_reindex(conn)
                 self._writer.put(conn, items)
 
     def delete(self, doc_ids: Sequence[str]) -> int:
         if not doc_ids:
             return 0
         with self.db.write() as conn:
+            self._refuse_during_reindex(conn)
             return self._writer.delete(conn, doc_ids)
+
+    def _refuse_during_reindex(self, conn: psycopg.Connection) -> None:
+        """A write to the live generation while a reindex builds the next would be lost at the swap."""
+        if self.generation.state == "building":
+            return  # the reindex's own writes
+        key = reindex_lock_key(self.generation.space)
+        row = conn.execute("SELECT pg_try_advisory_xact_lock_shared(%s)", (key,)).fetchone()
+        if not (row and row[0]):
+            raise Busy("a reindex is running; writes are refused until it has swapped generations")
+        state = conn.execute("SELECT state FROM generations WHERE name = %s", (self.schema,)).fetchone()
+        if state is None or state[0] != "live":
+            raise Busy("this index generation was replaced by a reindex; open the live index and write again")
 
     def flush(self) -> None:
         """Nothing to do: every write is committed with its lexical statistics."""
@@ -146,6 +162,11 @@ class PgEngine:
             mean = as_array(value) if value is not None else np.zeros(self.generation.dim, np.float32)
             self._mean = (revision, mean)
         return self._mean[1]
+
+
+def reindex_lock_key(space: str) -> int:
+    """Advisory lock id of a space's reindex (held exclusively by it, shared by each write)."""
+    return zlib.crc32(f"reindex:{space}".encode()) - 2**31
 
 
 def as_array(value: object) -> np.ndarray:

@@ -1,0 +1,72 @@
+"""Zero-downtime reindex on PostgreSQL: the new generation is built beside the live one and swapped
+in one transaction; searches running all along never fail; writes meanwhile are refused (Busy)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from ingest.db_reindex import reindex_database
+from ingest.pipeline import IngestOptions, IngestReport, ingest_documents
+from search.embedders import Embedder
+from search.engines import LiveEngine, Place, open_live
+from search.errors import Busy
+from search.pg import generations
+from search.retrieval import search
+from tests.test_engine_contract import CORPUS
+
+
+def test_reindex_swaps_generations_while_searches_keep_answering(
+    pg_place: Place, fast_embedder: Embedder
+) -> None:
+    index = open_live(pg_place, fast_embedder, create=True)
+    assert index is not None
+    ingest_documents(index, CORPUS, IngestOptions())
+    index.catalog.set_meta("harvest-cursor", "2024-05-01")
+    before = index.folder.name
+    live = LiveEngine(pg_place)
+    answers: list[str] = []
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def keep_searching() -> None:
+        while not done.is_set():
+            try:
+                engine = live.require()
+                answers.append(search(engine, "bijstand voor een uitvaart", k=1)[0].document.id)
+            except BaseException as exc:  # any failure is what this test is about
+                failures.append(exc)
+
+    refused: list[bool] = []
+
+    def write_meanwhile(report: IngestReport, source: str) -> None:
+        if not refused:
+            with pytest.raises(Busy):
+                index.delete(["a1"])
+            refused.append(True)
+
+    searcher = threading.Thread(target=keep_searching)
+    searcher.start()
+    try:
+        report = reindex_database(pg_place, progress=write_meanwhile, grace_s=3600)
+    finally:
+        done.set()
+        searcher.join()
+    assert failures == [] and refused == [True]
+    assert report.done == len(CORPUS) and set(answers) == {"w1"} and len(answers) > 1
+    after = live.require()
+    assert after.folder.name != before and after.catalog.count_documents() == len(CORPUS)
+    assert after.catalog.get_meta("harvest-cursor") == "2024-05-01"
+    assert search(after, "bijstand voor een uitvaart", k=1)[0].document.id == "w1"
+    with pytest.raises(Busy):  # a writer still holding the old generation must not write into it
+        index.delete(["a1"])
+    after.delete(["a1"])
+    assert after.catalog.document("a1") is None
+    db = pg_place.database()
+    try:
+        assert generations.drop_retired(db, pg_place.space, grace_s=0) == [before]
+    finally:
+        db.close()
+    index.close()
+    live.close()
