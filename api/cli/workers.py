@@ -8,6 +8,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from api.settings import Settings
 from ingest.embedding import EmbeddingCache
@@ -57,7 +58,7 @@ def cmd_enqueue(settings: Settings, args: argparse.Namespace) -> str:
     )
 
 
-def _progress(place: Place, job: int) -> dict[str, object]:
+def _progress(place: Place, job: int) -> dict[str, Any]:
     db = place.database()
     try:
         return queue.progress(db, job)
@@ -65,7 +66,7 @@ def _progress(place: Place, job: int) -> dict[str, object]:
         db.close()
 
 
-def _wait(place: Place, job: int) -> dict[str, object]:
+def _wait(place: Place, job: int) -> dict[str, Any]:
     while True:
         state = _progress(place, job)
         if state["state"] in ("done", "failed"):

@@ -8,18 +8,18 @@ from typing import Any
 
 from api.jobs.progress import JobProgress
 from api.settings import Settings
+from ingest.db_reindex import reindex_database
 from ingest.embedding import EmbeddingCache
 from ingest.harvest import HarvestReport, harvest_cvdr
 from ingest.pipeline import IngestOptions, IngestReport, ingest_paths
-from ingest.db_reindex import reindex_database
 from ingest.reindex import reindex
 from ingest.sandbox import Budget
 from ingest.sources import Defaults, ReadOptions, discover
 from ingest.sru import DEFAULT_ENDPOINT, HarvestQuery, build_cql
 from search.embedders import load_embedder
-from search.errors import IndexMismatch, InvalidInput, SchuttingError
 from search.engine import IndexEngine
 from search.engines import Place, model_id, open_live
+from search.errors import IndexMismatch, InvalidInput, SchuttingError
 
 
 def run_ingest(settings: Settings, params: dict[str, Any], progress: JobProgress) -> IngestReport:
