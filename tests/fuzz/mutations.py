@@ -20,6 +20,8 @@ FIXTURES = REPO / "tests" / "fixtures"
 EXAMPLES = int(os.environ.get("SCHUTTING_FUZZ_EXAMPLES", "25"))  # per harness; `make fuzz` sets more
 MAX_EDITS = 8
 MAX_INSERT = 256
+STRETCH_SIZES = (300, 2_000, 5_000)  # fixed sizes: hypothesis would favour the smallest of a range
+STRETCHED = [bytes([c]) for c in b" \t\n.-=#|*(a0"]
 _NUMBER = re.compile(rb"\d+")
 INTERESTING_NUMBERS = (b"0", b"-1", b"1", b"2147483648", b"99999999999999999999", b"3.5", b"1e308", b"")
 
@@ -57,7 +59,7 @@ def mutated_bytes(draw: st.DrawFn, seed_list: list[bytes]) -> bytes:
 
 
 def _edit(draw: st.DrawFn, data: bytearray) -> bytearray:
-    kind = draw(st.sampled_from(["flip", "insert", "delete", "duplicate", "number", "truncate"]))
+    kind = draw(st.sampled_from(["flip", "insert", "delete", "duplicate", "number", "truncate", "stretch"]))
     at = draw(st.integers(0, max(len(data) - 1, 0)))
     if kind == "flip" and data:
         data[at] ^= draw(st.integers(1, 255))
@@ -72,6 +74,8 @@ def _edit(draw: st.DrawFn, data: bytearray) -> bytearray:
         data = _change_number(draw, data, at)
     elif kind == "truncate":
         del data[at:]
+    elif kind == "stretch":  # a long run of one character: what slow (backtracking) patterns choke on
+        data[at:at] = draw(st.sampled_from(STRETCHED)) * draw(st.sampled_from(STRETCH_SIZES))
     return data
 
 

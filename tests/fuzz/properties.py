@@ -28,6 +28,16 @@ def check_pdf(data: bytes, folder: Path) -> None:
         assert item.sections
 
 
+def check_text(data: bytes, folder: Path) -> None:
+    """The property: a Markdown or text file gives one Document with text, or one UnreadableDocument."""
+    path = folder / "fuzz.md"
+    path.write_bytes(data)
+    (item,) = read_source(path)
+    assert isinstance(item, Document | UnreadableDocument)
+    if isinstance(item, Document):
+        assert item.sections
+
+
 def check_cvdr(data: bytes) -> None:
     """The property: a Document with sections, or UnreadableDocument; nothing else."""
     try:

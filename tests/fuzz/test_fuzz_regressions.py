@@ -1,6 +1,6 @@
 """Every crash the fuzzers found, kept as a small file: its reader must now answer with a reason.
 
-A file's name says its reader: pdf-*, cvdr-*, regelrecht-*, corpus-*, sru-*.
+A file's name says its reader: pdf-*, cvdr-*, regelrecht-*, corpus-*, sru-*, text-*.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fuzz.properties import check_corpus, check_cvdr, check_pdf, check_regelrecht, check_sru
+from tests.fuzz.properties import check_corpus, check_cvdr, check_pdf, check_regelrecht, check_sru, check_text
 
 REGRESSIONS = Path(__file__).parent / "regressions"
 SECONDS = 5.0  # every one of them used to crash or expand; now each is refused quickly
@@ -30,6 +30,7 @@ def test_a_crash_found_by_fuzzing_stays_fixed(path: Path, tmp_path: Path) -> Non
         "regelrecht": check_regelrecht,
         "corpus": _with_folder(check_corpus, tmp_path),
         "sru": check_sru,
+        "text": _with_folder(check_text, tmp_path),
     }
     started = time.monotonic()
     checks[path.name.split("-", 1)[0]](path.read_bytes())
