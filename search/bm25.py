@@ -33,6 +33,7 @@ class Segment:
 
     def __post_init__(self) -> None:
         self.vocab = {t: i for i, t in enumerate(self.terms)}
+        self._cached: tuple[int, int] | None = None
 
     @classmethod
     def build(cls, chunk_ids: Sequence[int], token_lists: Sequence[Sequence[str]]) -> Segment:
@@ -73,10 +74,17 @@ class Segment:
         return len(self.chunk_ids)
 
     def live(self) -> int:
-        return len(self.chunk_ids) - int(self.deleted.sum())
+        return self._stats()[0]
 
     def live_length(self) -> int:
-        return int(self.lengths[~self.deleted].sum())
+        return self._stats()[1]
+
+    def _stats(self) -> tuple[int, int]:
+        """(live chunks, their total length), cached until the next deletion."""
+        if self._cached is None:
+            keep = ~self.deleted
+            self._cached = (int(keep.sum()), int(np.asarray(self.lengths)[keep].sum()))
+        return self._cached
 
     def df(self, term: str) -> int:
         t = self.vocab.get(term)
@@ -88,23 +96,50 @@ class Segment:
         pos = np.searchsorted(self.chunk_ids, chunk_ids)
         pos = pos[pos < len(self.chunk_ids)]
         hit = pos[np.isin(self.chunk_ids[pos], chunk_ids)]
-        self.deleted[hit] = True
+        if len(hit):
+            self.deleted[hit] = True
+            self._cached = None
+
+    def contributions(
+        self, term: str, weight: float, avgdl: float, at: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(local documents holding the term, the term's BM25 part of their score); only at the
+        sorted local documents `at` when given (postings are sorted by document)."""
+        t = self.vocab.get(term)
+        if t is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        d, tf = self.docs[self.indptr[t] : self.indptr[t + 1]], self.tfs[self.indptr[t] : self.indptr[t + 1]]
+        if at is not None:
+            pos = np.minimum(np.searchsorted(d, at), len(d) - 1)
+            found = d[pos] == at
+            d, tf = at[found], tf[pos[found]]
+        norm = K1 * (1 - B + B * self.lengths[d] / np.float32(avgdl))
+        return d, np.float32(weight) * tf / (tf + norm)
 
     def scores(self, weights: dict[str, float], avgdl: float) -> tuple[np.ndarray, np.ndarray]:
         """(local documents matching a term, their BM25 scores); weights = idf per query term,
         repeated terms counted once per repetition (as bm25s does)."""
         total = np.zeros(len(self.chunk_ids), dtype=np.float32)
         for term, weight in weights.items():
-            t = self.vocab.get(term)
-            if t is None:
-                continue
-            lo, hi = self.indptr[t], self.indptr[t + 1]
-            d, tf = self.docs[lo:hi], self.tfs[lo:hi]
-            norm = K1 * (1 - B + B * self.lengths[d] / avgdl)
-            total[d] += np.float32(weight) * tf / (tf + norm)
+            d, part = self.contributions(term, weight, avgdl)
+            total[d] += part
         hits = np.flatnonzero(total)
         hits = hits[~self.deleted[hits]]
         return hits, total[hits]
+
+    def candidate_scores(
+        self, rare: list[str], weights: dict[str, float], avgdl: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Full scores of only the documents holding one of the `rare` terms."""
+        parts = [self.contributions(t, weights[t], avgdl)[0] for t in rare]
+        local = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+        local = local[~self.deleted[local]]
+        total = np.zeros(len(local), dtype=np.float32)
+        if len(local):
+            for term, weight in weights.items():
+                d, part = self.contributions(term, weight, avgdl, local)
+                total[np.searchsorted(local, d)] += part
+        return local, total
 
     # -- disk ------------------------------------------------------------------------------
 

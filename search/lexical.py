@@ -13,7 +13,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -29,7 +29,8 @@ _WORD = re.compile(TOKEN_PATTERN)
 RECIPE = "snowball-dutch+stop+title-label-v3-segments"
 STOPWORDS = frozenset(STOPWORDS_DUTCH) | {"wel", "kan", "moet", "mag", "gaat", "hoe", "wat", "welke"}
 MAX_SEGMENTS = 16
-SEAL_AT = 100_000  # pending chunks that become an (unsaved) segment
+SEAL_AT = 100_000
+RARE_SHARE = 0.02  # terms in at most this share of chunks are scored first (see search)  # pending chunks that become an (unsaved) segment
 EMPTY = "∅"  # the one term of a chunk without any other (keeps document lengths positive)
 
 
@@ -97,23 +98,43 @@ class LexicalIndex:
         return self.segments + ([self._pending_segment] if self.pending and self._pending_segment else [])
 
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """Best chunks for the query; `allowed` is a bool mask by chunk id (None: all)."""
+        """Best chunks for the query; `allowed` is a bool mask by chunk id (None: all).
+
+        Exact top-k with pruning (MaxScore): the chunks holding a rare term are scored in full;
+        a chunk holding only common terms scores below the sum of their idfs, so when the k-th
+        candidate scores at least that, no other chunk can enter the top-k."""
         terms = analyse(query)
         segments = self._all_segments()
-        if not terms or k <= 0 or not segments:
-            return []
         n = sum(s.live() for s in segments)
-        if n == 0:
+        if not terms or k <= 0 or n == 0:
             return []
         avgdl = sum(s.live_length() for s in segments) / n
         weights: dict[str, float] = {}
+        df: dict[str, int] = {}
         for term in terms:
-            df = sum(s.df(term) for s in segments)
-            if df:
-                weights[term] = weights.get(term, 0.0) + float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+            df[term] = df.get(term) or sum(s.df(term) for s in segments)
+            if df[term]:
+                weights[term] = weights.get(term, 0.0) + float(
+                    np.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5))
+                )
+        rare = [t for t in weights if df[t] <= RARE_SHARE * n]
+        bound = sum(w for t, w in weights.items() if t not in rare)
+        if rare:
+            hits = self._collect(segments, allowed, lambda s: s.candidate_scores(rare, weights, avgdl))
+            if bound == 0 or (len(hits[0]) >= k and np.partition(-hits[1], k - 1)[k - 1] <= -bound):
+                return _top(*hits, k)
+        return _top(*self._collect(segments, allowed, lambda s: s.scores(weights, avgdl)), k)
+
+    @staticmethod
+    def _collect(
+        segments: list[Segment],
+        allowed: np.ndarray | None,
+        score: Callable[[Segment], tuple[np.ndarray, np.ndarray]],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, scores) over every segment, only allowed chunks."""
         ids, scores = [], []
         for segment in segments:
-            hits, s = segment.scores(weights, avgdl)
+            hits, s = score(segment)
             found = np.asarray(segment.chunk_ids)[hits]
             if allowed is not None:
                 inside = found < len(allowed)
@@ -122,7 +143,7 @@ class LexicalIndex:
                 found, s = found[keep], s[keep]
             ids.append(found)
             scores.append(s)
-        return _top(np.concatenate(ids), np.concatenate(scores), k)
+        return np.concatenate(ids), np.concatenate(scores)
 
     # -- disk ------------------------------------------------------------------------------
 
