@@ -28,6 +28,7 @@ from search.types import Chunk, Document, Filters
 
 VECTOR_CHECKPOINT_SHARE = 0.1  # rewrite the vector file when this share of it changed
 VECTOR_CHECKPOINT_MIN = 10_000
+LOG_KEPT = 100_000  # change-log entries kept behind the checkpoints, for readers that lag
 
 FORMAT_VERSION = 1
 
@@ -264,7 +265,8 @@ class Index:
             if self._saved["lexical"] != self._seq:
                 self.lexical.save(self.folder / derived.LEXICAL_FOLDER, self._seq)
                 self._saved["lexical"] = self._seq
-            self.catalog.prune_log(min(self._saved["vectors"] or 0, self._saved["lexical"] or 0))
+            held = min(self._saved["vectors"] or 0, self._saved["lexical"] or 0)
+            self.catalog.prune_log(held - LOG_KEPT)  # readers a little behind still replay
             _remove_format1_files(self.folder)
 
     def close(self) -> None:

@@ -50,6 +50,7 @@ if point == "during-vector-checkpoint":
 if point == "during-lexical-checkpoint":
     bm25.Segment.save = then_die(bm25.Segment.save)  # segment written, manifest not
 
+engine.LOG_KEPT = 0  # prune the whole log at flush: readers then start from the checkpoints
 index = Index.open(folder)
 rng = np.random.default_rng(start)
 if start:
