@@ -4,6 +4,9 @@ A harvest sends one CQL query (``ingest.sru.build_cql``) to the SRU service, pag
 results, downloads each record's XML (``publicatieurl_xml``) and ingests it through the normal
 pipeline: one document per version (``CVDR<work>_<version>``), ``extra.work_id`` linking the versions
 of a work, the municipality resolved to its CBS code, ``extra.legal_basis`` from ``dcterms:source``.
+Versions that ended before today are counted (``not_in_force``) but not downloaded, unless
+``all_versions``. A harvest without filters is the national one (``ingest.national``), which runs
+one ``Session`` query per municipality.
 
 State lives in a ``StateStore`` (the catalog's meta table by default), one JSON value per endpoint
 and filter set: the cursor (the ``dcterms.modified`` the next run starts from) and, while a run is
@@ -12,18 +15,19 @@ under way, that run (query and position), saved after every record so an interru
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
-import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
-from itertools import pairwise
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from ingest.cvdr import parse_cvdr, parse_legal_basis, regulation_type
 from ingest.embedding import EmbeddingCache
+from ingest.harvest_report import HarvestReport
+from ingest.harvest_versions import IDENTIFIER, close_versions, validity_hash, work_versions
 from ingest.municipalities import MunicipalityRegistry, load_municipalities
 from ingest.pipeline import IngestOptions, ingest_documents
 from ingest.sources import Defaults, complete
@@ -41,8 +45,6 @@ from search.engine import IndexEngine
 from search.errors import InvalidInput, UnreadableDocument
 from search.types import Document
 
-_IDENTIFIER = re.compile(r"^(?:CVDR)?(\d+)_(\d+)$", re.IGNORECASE)
-
 
 class StateStore(Protocol):
     """Where cursors and runs are kept; ``Catalog`` is one (its meta table)."""
@@ -50,38 +52,6 @@ class StateStore(Protocol):
     def get_meta(self, key: str) -> str | None: ...
 
     def set_meta(self, key: str, value: str) -> None: ...
-
-
-@dataclass
-class HarvestReport:
-    query: str = ""  # the CQL sent
-    endpoint: str = ""
-    total: int = 0  # numberOfRecords
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)  # a version whose metadata or text changed
-    skipped: list[str] = field(default_factory=list)  # unchanged since the last harvest: not downloaded
-    superseded: list[str] = field(default_factory=list)  # end date set to the next version's start
-    ignored: list[tuple[str, str]] = field(default_factory=list)  # (identifier, why): not a municipality
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (identifier, reason): retried next run
-    resumed_from: int | None = None  # startRecord an interrupted run was resumed at
-    cursor: str = ""  # the next run asks for dcterms.modified>=cursor
-    complete: bool = False
-    error: str = ""  # why the run stopped early; run it again to resume
-    requests: int = 0
-    retries: int = 0
-    seconds: float = 0.0
-
-    @property
-    def seen(self) -> int:
-        return sum(len(x) for x in (self.added, self.updated, self.skipped, self.ignored, self.failed))
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["ignored"] = [{"id": i, "reason": r} for i, r in self.ignored]
-        data["failed"] = [{"id": i, "reason": r} for i, r in self.failed]
-        data["seconds"] = round(self.seconds, 2)
-        data["seen"] = self.seen
-        return data
 
 
 Progress = Callable[[HarvestReport, str], None]  # (report so far, identifier just handled)
@@ -100,20 +70,65 @@ class _Run:
 
 
 @dataclass
-class _Context:
-    index: IndexEngine
-    client: PoliteClient
-    registry: MunicipalityRegistry
-    cache: EmbeddingCache | None
-    versions: dict[str, set[str]]  # work id -> ids of its versions in the index
+class Politeness:
+    """How hard to press the service: requests per second, retries and their backoff, page size."""
+
+    rate: float = 1.0
+    retries: int = 4
+    backoff: float = 2.0
+    page_size: int = 100
+    timeout: float = 60.0
 
 
-def state_key(endpoint: str, query: HarvestQuery) -> str:
-    """One cursor per endpoint and filter set (the date is not part of it)."""
-    filters = json.dumps(
-        [endpoint, sorted(creator_names(query.municipalities)), query.subject, query.doc_type]
-    )
-    return "harvest:cvdr:" + hashlib.sha1(filters.encode()).hexdigest()[:16]
+class Session:
+    """One client (one rate limit) and one view of the index for the queries of one harvest."""
+
+    def __init__(
+        self, index: IndexEngine, store: StateStore, endpoint: str, polite: Politeness,
+        cache: EmbeddingCache | None = None, all_versions: bool = False, progress: Progress | None = None,
+    ) -> None:  # fmt: skip
+        if not 1 <= polite.page_size <= 1000:
+            raise InvalidInput(f"page size must be 1 to 1000 records, got {polite.page_size}")
+        self.index, self.store, self.endpoint, self.page_size = index, store, endpoint, polite.page_size
+        self.client = PoliteClient(polite.rate, polite.retries, polite.backoff, polite.timeout)
+        self.registry, self.cache, self.progress = load_municipalities(), cache, progress
+        self.versions = work_versions(index.catalog.document_ids())  # work id -> ids of its versions
+        self.all_versions = all_versions
+        self.today = dt.date.today().isoformat()  # a version that ended before this is not in force
+        self.current: _Run | None = None  # the query under way
+
+    def run(self, query: HarvestQuery, key: str, report: HarvestReport) -> _Run:
+        """Fetch what one query returns (from its stored cursor or saved position) into the index.
+
+        Raises FetchFailed or KeyboardInterrupt when stopped early; the position is saved first."""
+        state = json.loads(self.store.get_meta(key) or "{}")
+        run = self.current = _begin(query, state)  # bad filters raise here, before any request
+        report.query = report.query or run.cql
+        if run.done and report.resumed_from is None:
+            report.resumed_from = run.start
+        complete = False
+        try:
+            _pages(self, run, report, lambda: _save(self.store, key, state, run))
+            complete = True
+        finally:
+            report.cursor = _finish(self.store, key, state, run, complete)
+        return run
+
+    def stopped(self, reason: str) -> str:
+        at = f" at record {self.current.done + 1}" if self.current is not None else ""
+        return f"{reason}; run the harvest again to resume{at}"
+
+    def close(self, report: HarvestReport) -> None:
+        self.client.close()
+        self.index.flush()
+        report.requests, report.retries = self.client.requests, self.client.retried
+
+
+def state_key(endpoint: str, query: HarvestQuery, all_versions: bool = True) -> str:
+    """One cursor per endpoint, filter set and choice of versions (the date is not part of it)."""
+    names = sorted(creator_names(query.municipalities))
+    filters = [endpoint, names, query.subject, query.doc_type, *([] if all_versions else ["in force"])]
+    return "harvest:cvdr:" + hashlib.sha1(json.dumps(filters).encode()).hexdigest()[:16]
 
 
 def harvest_cvdr(
@@ -129,33 +144,27 @@ def harvest_cvdr(
     page_size: int = 100,
     timeout: float = 60.0,
     cache: EmbeddingCache | None = None,
+    all_versions: bool = False,
 ) -> HarvestReport:
-    """Fetch what changed in CVDR since the last run of these filters (or ``query.since``) into the index.
+    """Fetch what changed in CVDR since the last run of these filters (or ``query.since``) into the index;
+    only versions in force (or yet to come) unless ``all_versions``.
 
     Network trouble and Ctrl-C end the run early with ``complete=False`` and ``error`` set; the position
     is saved, and the same call resumes there. A query the service rejects raises ``SruDiagnostic``."""
-    if not 1 <= page_size <= 1000:
-        raise InvalidInput(f"page size must be 1 to 1000 records, got {page_size}")
     store: StateStore = state_store if state_store is not None else index.catalog
-    key = state_key(endpoint, query)
-    state = json.loads(store.get_meta(key) or "{}")
-    run = _begin(query, state)
-    report = HarvestReport(query=run.cql, endpoint=endpoint, resumed_from=run.start if run.done else None)
-    client = PoliteClient(rate=rate, retries=retries, backoff=backoff, timeout=timeout)
-    ctx = _Context(index, client, load_municipalities(), cache, _versions(index.catalog.document_ids()))
+    polite = Politeness(rate, retries, backoff, page_size, timeout)
+    session = Session(index, store, endpoint, polite, cache, all_versions, progress)
+    report = HarvestReport(endpoint=endpoint, all_versions=all_versions)
     started = time.monotonic()
     try:
-        _pages(ctx, run, endpoint, page_size, report, lambda: _save(store, key, state, run), progress)
+        session.run(query, state_key(endpoint, query, all_versions), report)
         report.complete = True
     except FetchFailed as exc:
-        report.error = f"{exc}; run the harvest again to resume at record {run.done + 1}"
+        report.error = session.stopped(str(exc))
     except KeyboardInterrupt:
-        report.error = f"interrupted; run the harvest again to resume at record {run.done + 1}"
+        report.error = session.stopped("interrupted")
     finally:
-        client.close()
-        index.flush()
-        report.requests, report.retries = client.requests, client.retried
-        report.cursor = _finish(store, key, state, run, report.complete)
+        session.close(report)
         report.seconds = time.monotonic() - started
     return report
 
@@ -180,35 +189,36 @@ def _finish(store: StateStore, key: str, state: dict[str, Any], run: _Run, compl
         _save(store, key, state, run)
         return str(state.get("cursor", ""))
     cursor = run.min_failed or max(str(state.get("cursor", "")), run.since, run.max_modified)
-    store.set_meta(key, json.dumps({"cursor": cursor, "run": None}))
+    store.set_meta(key, json.dumps({**state, "cursor": cursor, "run": None}))
     return cursor
 
 
-def _pages(
-    ctx: _Context, run: _Run, endpoint: str, size: int, report: HarvestReport,
-    save: Callable[[], None], progress: Progress | None,
-) -> None:  # fmt: skip
+def _pages(session: Session, run: _Run, report: HarvestReport, save: Callable[[], None]) -> None:
+    base = report.total  # records of the queries before this one (a national first pass)
     while True:
-        page = search_retrieve(ctx.client, endpoint, run.cql, run.start, size)
-        report.total = page.total
+        page = search_retrieve(session.client, session.endpoint, run.cql, run.start, session.page_size)
+        report.total = base + page.total
         following = page.next_position if page.next_position and page.next_position > run.start else None
         for offset, record in enumerate(page.records):
             position = record.position or run.start + offset
             if position <= run.done:
                 continue
-            _harvest_record(ctx, record, run, report)
+            before = report.counts()
+            _harvest_record(session, record, run, report)
+            found = session.registry.resolve(record.creator)
+            report.tally(record.creator, found.code if found else "", before)
             run.done = position
             if offset == len(page.records) - 1 and following:
                 run.start = following
             save()
-            if progress is not None:
-                progress(report, record.identifier)
+            if session.progress is not None:
+                session.progress(report, record.identifier)
         if following is None or not page.records:
             return
         run.start = following
 
 
-def _harvest_record(ctx: _Context, record: SruRecord, run: _Run, report: HarvestReport) -> None:
+def _harvest_record(ctx: Session, record: SruRecord, run: _Run, report: HarvestReport) -> None:
     doc_id = cvdr_id(record.identifier)
     if not doc_id:
         report.failed.append((record.identifier or "?", "no usable identifier in the record"))
@@ -220,6 +230,9 @@ def _harvest_record(ctx: _Context, record: SruRecord, run: _Run, report: Harvest
     known = ctx.index.catalog.document(doc_id)
     if known is not None and _unchanged(known.extra, record):
         report.skipped.append(doc_id)
+        return
+    if known is None and not ctx.all_versions and record.valid_to and record.valid_to <= ctx.today:
+        report.not_in_force.append(doc_id)  # a version we hold is updated even when it ended
         return
     try:
         if not record.xml_url:
@@ -237,12 +250,12 @@ def _harvest_record(ctx: _Context, record: SruRecord, run: _Run, report: Harvest
     report.updated.extend(ingested.replaced)
     report.skipped.extend(ingested.skipped)
     report.failed.extend((doc_id, reason) for _, reason in ingested.failed)
-    _close_versions(ctx, doc, report)
+    report.superseded.extend(close_versions(ctx.index, ctx.versions, doc, ctx.cache))
 
 
 def cvdr_id(identifier: str) -> str:
     """'CVDR680781_1' for 'CVDR680781_1' or '680781_1'; '' when it is not a version identifier."""
-    match = _IDENTIFIER.match(identifier.strip())
+    match = IDENTIFIER.match(identifier.strip())
     return f"CVDR{match.group(1)}_{match.group(2)}" if match else ""
 
 
@@ -278,47 +291,6 @@ def record_document(record: SruRecord, data: bytes, registry: MunicipalityRegist
         doc_type=doc_type,
         date=doc.date or extra["issued"] or extra["valid_from"],
         extra=extra,
-        content_hash=_hash(doc.content_hash, extra),
+        content_hash=validity_hash(doc.content_hash, extra),
     )
     return complete(doc, Path(doc.id), Defaults(), registry)
-
-
-def _hash(content_hash: str, extra: dict[str, Any]) -> str:
-    """Text and validity together: a version whose end date changed is re-indexed too."""
-    dates = "|".join(str(extra.get(k, "")) for k in ("modified", "valid_from", "valid_to"))
-    return hashlib.sha256(f"{content_hash}|{dates}".encode()).hexdigest()
-
-
-def _versions(doc_ids: list[str]) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for doc_id in doc_ids:
-        if match := _IDENTIFIER.match(doc_id):
-            out.setdefault(f"CVDR{match.group(1)}", set()).add(doc_id)
-    return out
-
-
-def _close_versions(ctx: _Context, doc: Document, report: HarvestReport) -> None:
-    """Give a version without an end date the start date of the next version of its work.
-
-    CVDR keeps ``dcterms:modified`` of a version when a later one ends it, so an incremental harvest
-    never sees the end date arrive; without this, ``valid_on`` would find two versions in force."""
-    work = str(doc.extra.get("work_id", ""))
-    ids = ctx.versions.setdefault(work, set())
-    ids.add(doc.id)
-    infos = ctx.index.catalog.documents(sorted(ids))
-    ordered = sorted(infos.values(), key=lambda d: int(d.extra.get("version") or 0))
-    for earlier, later in pairwise(ordered):
-        end, own = str(later.extra.get("valid_from", "")), earlier.extra
-        inferred = own.get("valid_to_inferred") and own.get("valid_to") != end
-        if end and end > str(own.get("valid_from", "")) and (not own.get("valid_to") or inferred):
-            _set_end(ctx, earlier.id, end)
-            report.superseded.append(earlier.id)
-
-
-def _set_end(ctx: _Context, doc_id: str, end: str) -> None:
-    doc = ctx.index.catalog.load_document(doc_id)
-    if doc is None:
-        return
-    extra = {**doc.extra, "valid_to": end, "valid_to_inferred": True}
-    ingest_documents(ctx.index, [replace(doc, extra=extra, content_hash=_hash(doc.content_hash, extra))],
-                     IngestOptions(), ctx.cache)  # fmt: skip

@@ -17,10 +17,13 @@ from fastapi.testclient import TestClient
 
 from api.cli.main import main
 from api.http import create_app
-from api.jobs import JobStore
+from api.jobs import JobProgress, JobStore
+from api.jobs.kinds import HarvestProgress
 from api.settings import Settings
+from ingest.harvest_report import HarvestReport
 from search.locking import WriterLock
 from tests.test_harvest import ALL_THREE, QUERY, Handler, Service
+from tests.test_harvest_national import NATION
 
 TOKEN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -65,6 +68,7 @@ def body(service: Service, **extra: Any) -> dict[str, Any]:
         "endpoint": service.endpoint,
         "rate": 1000,
         "page_size": 2,
+        "all_versions": True,
         **extra,
     }
 
@@ -94,7 +98,6 @@ def test_harvest_job_indexes_for_search_with_counts_and_failures(
     assert client.post("/admin/harvest", json=body(service), headers=wrong_token).status_code == 403
     wrong_bodies: list[tuple[dict[str, Any], str]] = [
         ({"municipalities": ["Atlantis"]}, "unknown municipality"),
-        ({"municipalities": []}, "name a municipality"),
         ({"since": "2024"}, "since must be a date"),
         ({"type": "nota"}, "type must be one of"),
         ({"page_size": 0}, "page_size"),
@@ -173,7 +176,7 @@ def test_cli_harvest_is_a_job_that_holds_the_write_lock(
     monkeypatch.setenv("SCHUTTING_MODEL", "use-multilingual")
     towns = [arg for town in QUERY.municipalities for arg in ("--municipality", town)]
     command = ["--data-dir", str(settings.data_dir), "harvest", "cvdr", *towns, "--endpoint", service.endpoint,
-               "--rate", "1000", "--page-size", "2", "--json"]  # fmt: skip
+               "--rate", "1000", "--page-size", "2", "--all-versions", "--json"]  # fmt: skip
     with WriterLock(settings.data_dir, "reindex job 41"):
         assert main(command) == 5  # Busy
         assert "reindex job 41" in json.loads(capsys.readouterr().out)["error"]
@@ -184,3 +187,41 @@ def test_cli_harvest_is_a_job_that_holds_the_write_lock(
     [job] = JobStore.for_settings(settings).recent()
     assert (job.kind, job.state, job.total, job.added, job.failed) == ("harvest", "done", 3, 3, 0)
     assert job.result["cursor"] == "2019-08-30"
+
+
+def test_national_harvest_job_reports_per_municipality(service: GatedService, settings: Settings) -> None:
+    service.pages, service.national = dict(NATION), True
+    client = TestClient(create_app(settings))
+    national = {"endpoint": service.endpoint, "rate": 1000, "page_size": 2}  # no filter: every municipality
+    answer = client.post("/admin/harvest", json=national, headers=AUTH)
+    assert answer.status_code == 202, answer.text
+    job = wait_for_job(client, answer.json()["id"])
+    assert (job["state"], job["added"], job["skipped"], job["params"]["all_versions"]) == (
+        "done",
+        2,
+        1,
+        False,
+    )
+    result = job["result"]
+    assert (result["national"], result["municipalities_done"], result["municipalities_total"]) == (
+        "first pass",
+        480,
+        480,
+    )
+    assert result["municipalities"]["Kampen"] == {"code": "GM0166", "added": 1, "updated": 0, "unchanged": 0,
+                                                  "not_in_force": 0, "failed": 0, "done": True}  # fmt: skip
+    assert result["municipalities"]["Spijkenisse"]["not_in_force"] == 1
+    assert set(found(client)) == {"CVDR100394_2", "CVDR680781_1"}  # not the version that ended
+
+
+def test_harvest_progress_is_in_the_job_result_while_it_runs(settings: Settings) -> None:
+    store = JobStore.for_settings(settings)
+    job = store.create("harvest", {})
+    progress = HarvestProgress(JobProgress(store, job.id))
+    report = HarvestReport(national="first pass", municipalities_total=480, municipalities_done=1, total=1)
+    report.added.append("CVDR680781_1")
+    report.municipality("Someren", "GM0847").update(added=1, done=True)
+    progress(report, "CVDR680781_1")
+    live = store.get(job.id)
+    assert (live.added, live.result["municipalities_done"]) == (1, 1)
+    assert live.result["municipalities"]["Someren"]["added"] == 1

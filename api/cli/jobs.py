@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from api.cli.harvest import municipality_lines
 from api.cli.progress import ProgressBar
 from api.jobs import Job, JobStore, run_in_foreground
 from api.settings import Settings
@@ -67,5 +68,7 @@ def job_text(job: Job, errors: list[tuple[str, str]]) -> str:
     ]
     if job.current:
         lines.append(f"  now: {job.current}")
+    if job.kind == "harvest":
+        lines += municipality_lines(job.result)
     lines += [f"FAILED {source}: {reason}" for source, reason in errors]
     return "\n".join(lines)

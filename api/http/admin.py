@@ -75,12 +75,13 @@ class HarvestRequest(BaseModel):
     rate: float = Field(1.0, gt=0)  # requests per second
     retries: int = Field(4, ge=0)
     page_size: int = Field(100, ge=1, le=1000)
+    all_versions: bool = False  # also versions that ended before today
 
     def params(self) -> dict[str, Any]:
+        """No municipality, subject or type: every municipality (docs/harvest.md)."""
         query = HarvestQuery(tuple(self.municipalities), self.subject, self.type, self.since)
-        return harvest_params(
-            query, self.endpoint, rate=self.rate, retries=self.retries, page_size=self.page_size
-        )
+        return harvest_params(query, self.endpoint, rate=self.rate, retries=self.retries,
+                              page_size=self.page_size, all_versions=self.all_versions)  # fmt: skip
 
 
 class Admin:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,8 @@ from api.jobs.progress import JobProgress
 from api.settings import Settings
 from ingest.db_reindex import reindex_database
 from ingest.embedding import EmbeddingCache
-from ingest.harvest import HarvestReport, harvest_cvdr
+from ingest.harvest import HarvestReport, Politeness, harvest_cvdr
+from ingest.national import harvest_nation, is_national
 from ingest.pipeline import IngestOptions, IngestReport, ingest_paths
 from ingest.reindex import reindex
 from ingest.sandbox import Budget
@@ -71,15 +73,22 @@ class HarvestIncomplete(SchuttingError):
 
 
 def run_harvest(settings: Settings, params: dict[str, Any], progress: JobProgress) -> IngestReport:
-    """Harvest CVDR (``ingest.harvest``); the job counts records: added, updated, unchanged, failed."""
+    """Harvest CVDR (``ingest.harvest``; without filters the whole country, ``ingest.national``); the
+    job counts records (added, updated, unchanged, failed) and its result counts them per municipality."""
     index = ingest_target(settings, str(params.get("model") or ""))
     cache = EmbeddingCache.in_data_dir(settings.data_dir)
+    query, endpoint = harvest_query(params), params.get("endpoint") or DEFAULT_ENDPOINT
+    polite = Politeness(float(params.get("rate", 1.0)), int(params.get("retries", 4)),
+                        page_size=int(params.get("page_size", 100)))  # fmt: skip
+    versions = bool(params.get("all_versions"))
     try:
-        report = harvest_cvdr(
-            index, harvest_query(params), params.get("endpoint") or DEFAULT_ENDPOINT, index.catalog,
-            HarvestProgress(progress), rate=float(params.get("rate", 1.0)),
-            retries=int(params.get("retries", 4)), page_size=int(params.get("page_size", 100)), cache=cache,
-        )  # fmt: skip
+        if is_national(query):
+            report = harvest_nation(index, endpoint, index.catalog, HarvestProgress(progress), since=query.since,
+                                    all_versions=versions, polite=polite, cache=cache)  # fmt: skip
+        else:
+            report = harvest_cvdr(index, query, endpoint, index.catalog, HarvestProgress(progress),
+                                  rate=polite.rate, retries=polite.retries, page_size=polite.page_size,
+                                  cache=cache, all_versions=versions)  # fmt: skip
     finally:
         index.close()
         cache.close()
@@ -97,33 +106,40 @@ JOB_KINDS: dict[str, Callable[[Settings, dict[str, Any], JobProgress], IngestRep
 
 
 class HarvestProgress:
-    """A harvest's progress callback feeding a job's: records handled of CVDR's numberOfRecords."""
+    """A harvest's progress callback feeding a job's: records handled of CVDR's numberOfRecords, and
+    every few seconds the counts per municipality into the job's result (``GET /admin/jobs/{id}``)."""
 
-    def __init__(self, job: JobProgress) -> None:
+    def __init__(self, job: JobProgress, every: float = 2.0) -> None:
         self.job = job
         self.total: int | None = None
+        self.every, self.saved_at, self.done = every, 0.0, -1
 
     def __call__(self, report: HarvestReport, identifier: str) -> None:
         if report.total != self.total:
             self.total = report.total
             self.job.set_total(report.total)
         self.job(harvested(report), identifier)
+        now = time.monotonic()
+        if now - self.saved_at >= self.every or report.municipalities_done != self.done:
+            self.job.store.set_result(self.job.job_id, report.progress())
+            self.saved_at, self.done = now, report.municipalities_done
 
 
 def harvested(report: HarvestReport) -> IngestReport:
     """A harvest in a job's counts: updated records are replaced documents; records not of a
     municipality count as skipped (their reasons, the cursor and the rest are in the job's result)."""
-    skipped = [*report.skipped, *(doc_id for doc_id, _ in report.ignored)]
+    skipped = [*report.skipped, *report.not_in_force, *(doc_id for doc_id, _ in report.ignored)]
     return IngestReport(added=report.added, replaced=report.updated, skipped=skipped, failed=report.failed,
                         seconds=report.seconds)  # fmt: skip
 
 
 def harvest_params(
     query: HarvestQuery, endpoint: str = DEFAULT_ENDPOINT, *, rate: float = 1.0, retries: int = 4,
-    page_size: int = 100, model: str = "",
+    page_size: int = 100, model: str = "", all_versions: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
-    """A harvest job's parameters, checked before any job is recorded (InvalidInput when wrong)."""
-    build_cql(query, query.since)  # unknown municipality, bad type or date, no filter at all
+    """A harvest job's parameters, checked before any job is recorded (InvalidInput when wrong).
+    No municipality, subject or type: the whole country (``ingest.national``)."""
+    build_cql(query, query.since or "2000-01-01")  # unknown municipality, bad type or date
     if not endpoint.startswith(("http://", "https://")):
         raise InvalidInput(f"the endpoint must be an http(s) URL, got {endpoint!r}")
     if not rate > 0 or retries < 0 or not 1 <= page_size <= 1000:
@@ -133,7 +149,7 @@ def harvest_params(
     return {
         "municipalities": list(query.municipalities), "subject": query.subject, "doc_type": query.doc_type,
         "since": query.since, "endpoint": endpoint, "rate": rate, "retries": retries,
-        "page_size": page_size, "model": model,
+        "page_size": page_size, "model": model, "all_versions": all_versions,
     }  # fmt: skip
 
 

@@ -168,6 +168,13 @@ class JobStore:
                 [(job_id, source, reason) for source, reason in new_failures],
             )
 
+    def set_result(self, job_id: int, result: dict[str, Any]) -> None:
+        """What the kind reports so far (a harvest: its counts per municipality), while it runs."""
+        with self._db() as db:
+            db.execute(
+                "UPDATE jobs SET result = ? WHERE id = ?", (json.dumps(result, ensure_ascii=False), job_id)
+            )
+
     def finish(
         self, job_id: int, report: IngestReport, error: str = "", result: dict[str, Any] | None = None
     ) -> None:
