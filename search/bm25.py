@@ -118,11 +118,16 @@ class Segment:
 
     def scores(self, weights: dict[str, float], avgdl: float) -> tuple[np.ndarray, np.ndarray]:
         """(local documents matching a term, their BM25 scores); weights = idf per query term,
-        repeated terms counted once per repetition (as bm25s does)."""
-        total = np.zeros(len(self.chunk_ids), dtype=np.float32)
-        for term, weight in weights.items():
-            d, part = self.contributions(term, weight, avgdl)
-            total[d] += part
+        repeated terms counted once per repetition (as bm25s does). All postings in one pass."""
+        found = [(self.vocab[t], w) for t, w in weights.items() if t in self.vocab]
+        if not found:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        spans = [(int(self.indptr[t]), int(self.indptr[t + 1])) for t, _ in found]
+        d = np.concatenate([self.docs[lo:hi] for lo, hi in spans])
+        tf = np.concatenate([self.tfs[lo:hi] for lo, hi in spans])
+        w = np.repeat(np.asarray([w for _, w in found], dtype=np.float32), [hi - lo for lo, hi in spans])
+        part = w * tf / (tf + K1 * (1 - B + B * self.lengths[d] / np.float32(avgdl)))
+        total = np.bincount(d, weights=part, minlength=len(self.chunk_ids)).astype(np.float32)
         hits = np.flatnonzero(total)
         hits = hits[~self.deleted[hits]]
         return hits, total[hits]
@@ -154,8 +159,8 @@ class Segment:
 
     @classmethod
     def load(cls, folder: Path, deleted: np.ndarray | None) -> Segment:
-        arrays = {
-            n: np.load(folder / f"{n}.npy", mmap_mode="r")
+        arrays = {  # memory-mapped, viewed as plain arrays (memmap slicing costs ~20 us a call)
+            n: np.load(folder / f"{n}.npy", mmap_mode="r").view(np.ndarray)
             for n in ("chunk_ids", "lengths", "indptr", "docs", "tfs")
         }
         terms = json.loads((folder / "terms.json").read_text())

@@ -30,6 +30,7 @@ RECIPE = "snowball-dutch+stop+title-label-v3-segments"
 STOPWORDS = frozenset(STOPWORDS_DUTCH) | {"wel", "kan", "moet", "mag", "gaat", "hoe", "wat", "welke"}
 MAX_SEGMENTS = 16
 SEAL_AT = 100_000
+PRUNE_TERMS = 16  # longer queries (a document as query) are scored exhaustively
 RARE_SHARE = 0.02  # terms in at most this share of chunks are scored first (see search)  # pending chunks that become an (unsaved) segment
 EMPTY = "∅"  # the one term of a chunk without any other (keeps document lengths positive)
 
@@ -117,7 +118,7 @@ class LexicalIndex:
                 weights[term] = weights.get(term, 0.0) + float(
                     np.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5))
                 )
-        rare = [t for t in weights if df[t] <= RARE_SHARE * n]
+        rare = [t for t in weights if df[t] <= RARE_SHARE * n] if len(weights) <= PRUNE_TERMS else []
         bound = sum(w for t, w in weights.items() if t not in rare)
         if rare:
             hits = self._collect(segments, allowed, lambda s: s.candidate_scores(rare, weights, avgdl))

@@ -35,6 +35,7 @@ class Profiles:
         self.sums = np.zeros((0, dim), dtype=np.float64)
         self.counts = np.zeros(0, dtype=np.int64)
         self._centred: tuple[np.ndarray, np.ndarray] | None = None  # (means per row, norms)
+        self._names: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.row)
@@ -92,6 +93,13 @@ class Profiles:
             self._centred = (means, np.sqrt(np.maximum(squared, 1e-12)).astype(np.float32))
         return self._centred
 
+    def _name_rank(self) -> np.ndarray:
+        """Each row's position in document-id order (cached until a change)."""
+        if self._names is None or len(self._names) != len(self.doc_ids):
+            self._names = np.empty(len(self.doc_ids), dtype=np.int64)
+            self._names[np.argsort(np.asarray(self.doc_ids))] = np.arange(len(self.doc_ids))
+        return self._names
+
     def profile(self, vectors: np.ndarray, doc_type: str = "") -> np.ndarray:
         """The centred profile of a query document from its first chunk vectors."""
         raw = normalise(np.asarray(vectors, dtype=np.float32)[:LEADING_CHUNKS].mean(axis=0))[0]
@@ -123,6 +131,5 @@ class Profiles:
         q = np.asarray(profile, dtype=np.float32)
         scores = (self.raw[rows] @ q - (means @ q)[np.maximum(self.kind[rows], 0)]) / norms[rows]
         top = np.argpartition(-scores, min(k, len(rows)) - 1)[:k] if len(rows) > k else np.arange(len(rows))
-        names = np.asarray([self.doc_ids[r] for r in rows[top]])
-        top = top[np.lexsort((names, -scores[top]))]  # ties by document id, for stable output
+        top = top[np.lexsort((self._name_rank()[rows[top]], -scores[top]))]  # ties by document id
         return [(self.doc_ids[rows[i]], float(scores[i])) for i in top]
