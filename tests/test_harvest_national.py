@@ -20,7 +20,11 @@ from ingest.harvest_report import HarvestReport
 from ingest.national import harvest_nation, municipality_names
 from ingest.sru import cql_string
 from search.index import Index
-from tests.test_harvest import QUERY, Service, cache, index, service  # noqa: F401 (fixtures)
+from tests import test_harvest
+from tests.test_harvest import QUERY, Service
+
+# the stand-in of tests/test_harvest.py and its index and embedding cache, as fixtures of this module
+service, cache, index = test_harvest.service, test_harvest.cache, test_harvest.index
 
 NATION = {
     ('dcterms.creator="Kampen"', "1"): "search-kampen.xml",
@@ -34,12 +38,12 @@ CHANGES = f"dcterms.modified>={YESTERDAY}"
 
 
 @pytest.fixture
-def nation(service: Service) -> Service:  # noqa: F811
+def nation(service: Service) -> Service:
     service.pages, service.national = dict(NATION), True
     return service
 
 
-def run(index: Index, service: Service, cache: EmbeddingCache, **kwargs: Any) -> HarvestReport:  # noqa: F811
+def run(index: Index, service: Service, cache: EmbeddingCache, **kwargs: Any) -> HarvestReport:
     return harvest_nation(index, service.endpoint, polite=FAST, cache=cache, **kwargs)
 
 
@@ -51,7 +55,7 @@ def counts(added: int = 0, unchanged: int = 0, not_in_force: int = 0, **more: An
 def test_first_national_run_asks_every_municipality_and_fetches_versions_in_force(
     index: Index,
     nation: Service,
-    cache: EmbeddingCache,  # noqa: F811
+    cache: EmbeddingCache,
 ) -> None:
     report = run(index, nation, cache)
     assert (report.complete, report.error, report.national) == (True, "", "first pass")
@@ -71,7 +75,7 @@ def test_first_national_run_asks_every_municipality_and_fetches_versions_in_forc
 def test_all_versions_fetches_the_ended_ones_too(
     index: Index,
     nation: Service,
-    cache: EmbeddingCache,  # noqa: F811
+    cache: EmbeddingCache,
 ) -> None:
     report = run(index, nation, cache, all_versions=True)
     assert report.complete and report.all_versions
@@ -87,7 +91,7 @@ def test_all_versions_fetches_the_ended_ones_too(
 def test_second_national_run_fetches_only_what_changed(
     index: Index,
     nation: Service,
-    cache: EmbeddingCache,  # noqa: F811
+    cache: EmbeddingCache,
 ) -> None:
     run(index, nation, cache)
     nation.pages[(CHANGES, "1")] = "search-since.xml"  # a new version of Someren's, and the old one
@@ -109,7 +113,7 @@ def test_second_national_run_fetches_only_what_changed(
 def test_interrupted_first_pass_resumes_at_its_municipality_and_record(
     index: Index,
     nation: Service,
-    cache: EmbeddingCache,  # noqa: F811
+    cache: EmbeddingCache,
 ) -> None:
     def interrupt(report: HarvestReport, identifier: str) -> None:
         if report.seen == 1:  # Kampen's record, the first of the pass (alphabetical order)
@@ -133,7 +137,7 @@ def test_interrupted_first_pass_resumes_at_its_municipality_and_record(
 def test_a_scoped_harvest_fetches_versions_in_force_too(
     index: Index,
     service: Service,
-    cache: EmbeddingCache,  # noqa: F811
+    cache: EmbeddingCache,
 ) -> None:
     report = harvest_cvdr(index, QUERY, service.endpoint, rate=1000, page_size=2, cache=cache)
     assert (report.added, report.not_in_force) == (["CVDR100394_2", "CVDR680781_1"], ["CVDR112779_1"])
