@@ -95,3 +95,25 @@ def test_a_killed_workers_unit_is_taken_again_after_its_lease(place: Place, tmp_
         assert index.catalog.count_documents() == 4
     finally:
         index.close()
+
+
+def test_the_embedding_cache_in_the_database_is_shared_by_every_node(place: Place, fast_embedder) -> None:  # type: ignore[no-untyped-def]
+    from ingest.db_cache import embedding_cache
+    from ingest.embedding import embed_passages
+
+    texts = ["De hondenbelasting bedraagt 120 euro per hond.", "Rioolheffing per aansluiting."]
+    first = embedding_cache(place, place.data_dir)
+    vectors = embed_passages(fast_embedder, texts, first)
+    first.close()
+
+    class Refusing:  # another node: the vectors must come from the database, not from a model
+        model_id, dim = fast_embedder.model_id, fast_embedder.dim
+
+        def embed_passages(self, texts: list[str]) -> None:
+            raise AssertionError(f"embedded again: {texts}")
+
+    second = embedding_cache(place, place.data_dir / "elsewhere")
+    try:
+        assert (embed_passages(Refusing(), texts, second) == vectors).all()  # type: ignore[arg-type]
+    finally:
+        second.close()

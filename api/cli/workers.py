@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from api.settings import Settings
-from ingest.embedding import EmbeddingCache
+from ingest.db_cache import embedding_cache
 from ingest.sources import Defaults
 from ingest.worker import LEASE_S, UNIT_FILES, enqueue_ingest, work
 from search.engines import Place
@@ -76,7 +76,7 @@ def _wait(place: Place, job: int) -> dict[str, Any]:
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> str:
     place = _place(settings)
-    cache = EmbeddingCache.in_data_dir(settings.data_dir)
+    cache = embedding_cache(place, settings.data_dir)
     try:
         done = work(
             place,

@@ -9,8 +9,8 @@ from typing import Any
 
 from api.jobs.progress import JobProgress
 from api.settings import Settings
+from ingest.db_cache import embedding_cache
 from ingest.db_reindex import reindex_database
-from ingest.embedding import EmbeddingCache
 from ingest.harvest import HarvestReport, Politeness, harvest_cvdr
 from ingest.national import harvest_nation, is_national
 from ingest.pipeline import IngestOptions, IngestReport, ingest_paths
@@ -28,7 +28,7 @@ def run_ingest(settings: Settings, params: dict[str, Any], progress: JobProgress
     paths = [Path(p) for p in params["paths"]]
     progress.set_total(count_documents(paths))
     index = ingest_target(settings, str(params.get("model") or ""))
-    cache = EmbeddingCache.in_data_dir(settings.data_dir)
+    cache = embedding_cache(Place.of(settings), settings.data_dir)
     try:
         report = ingest_paths(index, paths, ingest_options(params), cache, progress)
     finally:
@@ -55,7 +55,7 @@ def run_reindex(settings: Settings, params: dict[str, Any], progress: JobProgres
     if live is not None:
         progress.set_total(live.catalog.count_documents())
         live.close()
-    cache = EmbeddingCache.in_data_dir(settings.data_dir)
+    cache = embedding_cache(Place.of(settings), settings.data_dir)
     try:
         if settings.database_url:  # a new generation in the database, swapped in one transaction
             return reindex_database(Place.of(settings), params.get("model") or None, cache, progress)
@@ -76,7 +76,7 @@ def run_harvest(settings: Settings, params: dict[str, Any], progress: JobProgres
     """Harvest CVDR (``ingest.harvest``; without filters the whole country, ``ingest.national``); the
     job counts records (added, updated, unchanged, failed) and its result counts them per municipality."""
     index = ingest_target(settings, str(params.get("model") or ""))
-    cache = EmbeddingCache.in_data_dir(settings.data_dir)
+    cache = embedding_cache(Place.of(settings), settings.data_dir)
     query, endpoint = harvest_query(params), params.get("endpoint") or DEFAULT_ENDPOINT
     polite = Politeness(float(params.get("rate", 1.0)), int(params.get("retries", 4)),
                         page_size=int(params.get("page_size", 100)))  # fmt: skip
