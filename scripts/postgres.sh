@@ -22,14 +22,14 @@ as_owner() {  # run a server command as the cluster's owner (postgres when we ar
 
 install_server() {
   if [ -x "$PGBIN/pg_ctl" ] && [ -x /usr/lib/postgresql/15/bin/pg_config ] \
-     && command -v dpkg-source >/dev/null; then return; fi
+     && command -v dpkg-source >/dev/null && command -v make >/dev/null && command -v gcc >/dev/null; then return; fi
   if [ "$(id -u)" != "0" ]; then
-    log "PostgreSQL 15 is not installed; as root: apt-get install postgresql-15 postgresql-server-dev-15 dpkg-dev"
+    log "PostgreSQL 15 is not installed; as root: apt-get install postgresql-15 postgresql-server-dev-15 dpkg-dev build-essential"
     exit 2
   fi
   log "installing postgresql-15 and postgresql-server-dev-15"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 postgresql-server-dev-15 dpkg-dev >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 postgresql-server-dev-15 dpkg-dev build-essential >/dev/null
   PGBIN=/usr/lib/postgresql/15/bin
 }
 
