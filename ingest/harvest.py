@@ -114,9 +114,11 @@ class Session:
             report.cursor = _finish(self.store, key, state, run, complete)
         return run
 
-    def stopped(self, reason: str) -> str:
+    def stopped(self, reason: str, name_query: bool = False) -> str:
+        """Why the harvest stopped and where the next run resumes (the query too, if ``name_query``)."""
         at = f" at record {self.current.done + 1}" if self.current is not None else ""
-        return f"{reason}; run the harvest again to resume{at}"
+        of = f" of {self.current.cql}" if self.current is not None and name_query else ""
+        return f"{reason}; run the harvest again to resume{at}{of}"
 
     def close(self, report: HarvestReport) -> None:
         self.client.close()

@@ -78,9 +78,9 @@ def harvest_nation(
             _first_pass(session, key, state, names or municipality_names(), report)
         report.complete = True
     except FetchFailed as exc:
-        report.error = session.stopped(str(exc))
+        report.error = session.stopped(str(exc), report.national == FIRST_PASS)
     except KeyboardInterrupt:
-        report.error = session.stopped("interrupted")
+        report.error = session.stopped("interrupted", report.national == FIRST_PASS)
     finally:
         session.close(report)
         if not report.complete:  # the country's cursor, not that of the municipality under way
