@@ -37,6 +37,8 @@ def database_url() -> str:
     if url:
         return url
     if os.geteuid() != 0:
+        if os.environ.get("SCHUTTING_REQUIRE_SYSTEM") == "1":  # CI: nothing is skipped there
+            pytest.fail(f"no PostgreSQL but SCHUTTING_REQUIRE_SYSTEM=1: {SKIP_REASON}")
         pytest.skip(SKIP_REASON)
     url = start_local_postgres()
     os.environ["SCHUTTING_TEST_DATABASE_URL"] = url  # subprocesses (CLI, servers) find it too
