@@ -80,9 +80,12 @@ class VectorIndex:
             return []
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dim)
         want = min(k, total if allowed is None else allowed.count)
+        nlist = self.index.nlist if self.approximate else 1  # type: ignore[attr-defined]
+        if allowed is not None and allowed.count * self.nprobe < 2 * want * nlist:
+            return self._search(q, want, allowed, nlist)  # selective: the probed lists hold too few
         hits = self._search(q, want, allowed, self.nprobe)
         if self.approximate and len(hits) < want:
-            hits = self._search(q, want, allowed, self.index.nlist)  # type: ignore[attr-defined]
+            hits = self._search(q, want, allowed, nlist)
         return hits
 
     def _search(self, q: np.ndarray, k: int, allowed: Allowed | None, nprobe: int) -> list[tuple[int, float]]:
