@@ -9,7 +9,7 @@ EVAL ?= ../shared/eval
 
 export SCHUTTING_REQUIRE_SYSTEM ?= $(shell [ "$$(id -u)" = "0" ] && echo 1)
 
-.PHONY: setup system-packages test-system-packages demo serve test test-fast test-browser lint format typecheck bench bench-quality bench-load bench-scale clean postgres postgres-stop fuzz
+.PHONY: setup system-packages test-system-packages demo serve test test-fast test-browser lint format typecheck bench bench-quality bench-load bench-scale clean postgres postgres-stop bench-postgres bench-workers fuzz
 
 setup: $(STAMP)  ## create .venv with everything (CPU torch pinned; no model downloads)
 
@@ -76,6 +76,12 @@ postgres:  ## a local PostgreSQL 15 + pgvector under data/postgres/ (root instal
 
 postgres-stop:
 	@scripts/postgres.sh stop
+
+bench-postgres: setup  ## the PostgreSQL engine at CHUNKS passages (default 100000), per vector index
+	$(BIN)/python -m api.evaluation.bench_postgres --chunks $(or $(CHUNKS),100000) --database-url "$$(scripts/postgres.sh start | tail -1)"
+
+bench-workers: setup  ## queued ingest on PostgreSQL: 1 worker vs 2 (make postgres first)
+	$(BIN)/python -m api.evaluation.bench_workers --database-url "$$(scripts/postgres.sh start | tail -1)"
 
 clean:
 	rm -rf data/generations data/CURRENT data/*.sqlite* data/eval data/uploads data/write.lock test-artifacts
