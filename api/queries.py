@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from api.errors import with_melding
 from ingest.municipalities import load_municipalities
 from search.errors import InvalidInput
+from search.markdown import strip_markdown
 from search.types import Filters, Result
 
 
@@ -82,6 +84,36 @@ def build_filters(
     )
 
 
+MONTH_NAMES = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
+               "oktober", "november", "december")  # fmt: skip
+MONTHS = {name: number for number, name in enumerate(MONTH_NAMES, 1)}
+MONTHS.update({name[:3]: number for name, number in list(MONTHS.items())})
+MONTHS["sept"] = 9
+_DUTCH_DATE = re.compile(r"(\d{1,2})\s+([a-z]+)\.?\s+(\d{4})")
+_DAY_FIRST = re.compile(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})")
+
+
+def metadata_date(value: str) -> str:
+    """A document date as an admin types it, normalised to ISO: 2024-07-09, 2024-07, 2024,
+    "9 juli 2024", "9-7-2024" or "09/07/2024"; refused (with a Dutch melding) otherwise."""
+    text = value.strip().lower()
+    if not text:
+        return ""
+    found = _DUTCH_DATE.fullmatch(text)
+    day_first = _DAY_FIRST.fullmatch(text)
+    try:
+        if found and found[2] in MONTHS:
+            return dt.date(int(found[3]), MONTHS[found[2]], int(found[1])).isoformat()
+        if day_first:
+            return dt.date(int(day_first[3]), int(day_first[2]), int(day_first[1])).isoformat()
+        return iso_date(text, "date")
+    except (ValueError, InvalidInput):
+        raise with_melding(
+            InvalidInput(f"date {value!r} is not a date: use 2024-07-09 or '9 juli 2024'"),
+            f"‘{value}’ is geen datum die we kennen. Schrijf bijvoorbeeld 2024-07-09 of 9 juli 2024.",
+        ) from None
+
+
 MAX_QUERY_CHARS = 2000
 
 
@@ -105,11 +137,16 @@ def public_source(source: str) -> str:
     return source.replace("\\", "/").rsplit("/", 1)[-1]
 
 
+def result_dicts(results: Sequence[Result], matches: Sequence[str]) -> list[dict[str, Any]]:
+    """Result rows with their match strength ("strong" or "weak", see search/strength.py)."""
+    return [{**result_dict(r), "match": m} for r, m in zip(results, matches, strict=True)]
+
+
 def result_dict(result: Result) -> dict[str, Any]:
     doc = result.document
     return {
         "id": doc.id,
-        "title": doc.title,
+        "title": strip_markdown(doc.title),
         "municipality": doc.municipality,
         "municipality_code": doc.municipality_code,
         "province": doc.province,
@@ -120,7 +157,7 @@ def result_dict(result: Result) -> dict[str, Any]:
         "passages": [
             {
                 "text": h.text,
-                "snippet": h.snippet,
+                "snippet": strip_markdown(h.snippet),
                 "label": h.label,
                 "page": h.page,
                 "start": h.start,

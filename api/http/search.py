@@ -6,9 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from api.coverage import coverage, searched
 from api.http.deps import AppSettings, FilterList, LiveIndex, chosen_mode
-from api.queries import build_filters, question, result_dict
+from api.queries import build_filters, question, result_dicts
 from search.retrieval import search
+from search.strength import STRONG, strengths
+from search.types import Filters
 
 router = APIRouter()
 
@@ -48,7 +51,13 @@ def search_documents(
                             all_versions, valid_on, legal_basis)  # fmt: skip
     chosen = chosen_mode(mode, settings)
     results = search(index, question(q), filters, k=k, mode=chosen)
-    return {"query": q, "mode": chosen, "results": [result_dict(r) for r in results]}
+    matches = strengths(index, chosen, q, filters, results)
+    return {
+        "query": q,
+        "mode": chosen,
+        "answered": STRONG in matches,
+        "results": result_dicts(results, matches),
+    }
 
 
 @router.get("/municipalities", tags=["documents"])
@@ -62,3 +71,12 @@ def facets(index: LiveIndex) -> dict[str, Any]:
         "types": [{"value": v, "documents": n} for v, n in index.catalog.facet_values("doc_type")],
         "provinces": [{"value": v, "documents": n} for v, n in index.catalog.facet_values("province")],
     }
+
+
+@router.get("/coverage", tags=["documents"])
+def coverage_of_index(index: LiveIndex) -> dict[str, Any]:
+    """Per current municipality: documents per type, newest document date, last CVDR harvest."""
+    rows = coverage(index.catalog)
+    documents, municipalities = searched(index.catalog, Filters())
+    return {"documents": documents, "municipalities_with_documents": municipalities,
+            "municipalities": [r.as_dict() for r in rows]}  # fmt: skip

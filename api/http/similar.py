@@ -10,10 +10,11 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from api.http.deps import AppSettings, LiveIndex, chosen_mode
-from api.queries import municipality_codes, result_dict
+from api.queries import municipality_codes, result_dicts
 from api.uploads import read_upload
 from ingest.draft import draft_query
 from search.retrieval import QueryDocument, query_document, similar
+from search.strength import STRONG, similar_strengths
 
 router = APIRouter(tags=["similar"])
 
@@ -36,7 +37,9 @@ async def similar_to_upload(
             draft_query, index, path, settings.read_options(), own[0] if own else "", settings.budget()
         )
     results = await run_in_threadpool(similar, index, query, k=k, mode=chosen)
-    return {"document": file.filename, "mode": chosen, "results": [result_dict(r) for r in results]}
+    matches = similar_strengths(index, query, results)
+    return {"document": file.filename, "mode": chosen, "answered": STRONG in matches,
+            "results": result_dicts(results, matches)}  # fmt: skip
 
 
 @router.get("/documents/{doc_id}/similar")
@@ -53,4 +56,6 @@ def similar_to_document(
     if include_own:
         query = QueryDocument(query.text, query.vectors, "", query.doc_id)
     results = similar(index, query, k=k, mode=chosen)
-    return {"document": doc_id, "mode": chosen, "results": [result_dict(r) for r in results]}
+    matches = similar_strengths(index, query, results)
+    return {"document": doc_id, "mode": chosen, "answered": STRONG in matches,
+            "results": result_dicts(results, matches)}  # fmt: skip
