@@ -36,6 +36,11 @@ def dutch_date(value: str) -> str:
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
+def dutch_number(value: int) -> str:
+    """12340 -> "12.340"."""
+    return f"{value:,}".replace(",", ".")
+
+
 def doc_href(doc_id: str, passage: dict[str, Any] | None = None) -> str:
     url = f"/document/{quote(doc_id, safe='')}"
     return f"{url}?passage={passage['start']}-{passage['end']}#passage" if passage else url
@@ -72,6 +77,8 @@ def render(
 def templates() -> Jinja2Templates:
     """The page templates with the Dutch date filter and the URL helpers."""
     found = Jinja2Templates(directory=HERE / "templates")
-    found.env.filters.update(datum=dutch_date, soort=lambda t: (t or "document").capitalize())
+    found.env.filters.update(
+        datum=dutch_date, soort=lambda t: (t or "document").capitalize(), getal=dutch_number
+    )
     found.env.globals.update(static=_static_url(HERE / "static"), doc_href=doc_href, where=passage_place)
     return found

@@ -50,9 +50,19 @@ function setupBusyForm(form) {
   form.addEventListener("submit", () => {
     const status = form.querySelector("[data-form-status]");
     const button = form.querySelector('button[type="submit"]');
-    if (status) status.textContent = form.dataset.busyText;
     if (button) button.setAttribute("aria-disabled", "true");
     form.setAttribute("aria-busy", "true");
+    if (!status) return;
+    // Progress while the server reads and compares: a bar and the seconds so far (the page is replaced
+    // by the answer; a long draft is read only as far as the comparison needs).
+    const bar = el("progress", { class: "busy-bar", "aria-label": form.dataset.busyText });
+    const text = el("span", {}, form.dataset.busyText);
+    status.replaceChildren(bar, el("br"), text);
+    const started = Date.now();
+    setInterval(() => {
+      const seconds = Math.round((Date.now() - started) / 1000);
+      text.textContent = form.dataset.busyText + " " + seconds + " s";
+    }, 1000);
   });
 }
 
@@ -141,7 +151,8 @@ function setupAdmin(root) {
       const value = ui.ingestForm.elements[name].value.trim();
       if (value) data.append(name, value);
     });
-    await startJob(status, () => call("POST", "/admin/ingest", data), files.length + " bestand(en) geüpload.");
+    const started = await startJob(status, () => call("POST", "/admin/ingest", data), files.length + " bestand(en) geüpload.");
+    if (!started) return; // keep the chosen files and fields, so the admin can fix and send again
     ui.ingestForm.reset();
     ui.ingestForm.elements.files.dispatchEvent(new Event("change"));
   });
@@ -156,6 +167,7 @@ function setupAdmin(root) {
       const job = await request();
       const id = job && (job.id || (job.job && job.job.id));
       say(status, message + (id ? " Taak " + id + " staat hieronder." : ""), false, true);
+      return true;
     } catch (error) {
       say(status, error.status === 401 || error.status === 403 ? "U bent niet (meer) aangemeld als beheerder." : error.message, true);
     }
@@ -227,7 +239,10 @@ function progressCell(job) {
   else if (job.state === "done") bar.value = 1;
   else bar.removeAttribute("value");
   cell.append(bar, el("br"), job.total ? processed + " van " + job.total + " documenten" : processed + " documenten");
-  if (job.state === "running" && job.current) cell.append(el("br"), el("span", { class: "muted" }, "Bezig met: " + baseName(job.current)));
+  const failed = new Set((job.errors || []).map((e) => baseName(Array.isArray(e) ? e[0] : e.source || "")));
+  if (job.state === "running" && job.current && !failed.has(baseName(job.current))) {
+    cell.append(el("br"), el("span", { class: "muted" }, "Bezig met: " + baseName(job.current)));
+  }
   return cell;
 }
 
@@ -240,8 +255,9 @@ function resultCell(job) {
   const errors = (job.errors || []).map((e) => (Array.isArray(e) ? { source: e[0], reason: e[1] } : e));
   if (errors.length) {
     const list = el("ul", { class: "job-errors", "aria-label": "Documenten die niet konden worden verwerkt" });
-    errors.forEach((e) => list.append(el("li", {}, el("strong", {}, baseName(e.source || "")), " kon niet worden verwerkt. ",
-      el("span", { class: "muted" }, "Technische melding: "), el("span", { lang: "en" }, e.reason || ""))));
+    errors.forEach((e) => list.append(el("li", {}, el("strong", {}, baseName(e.source || "")), ": ",
+      e.melding || "kon niet worden verwerkt.",
+      el("br"), el("span", { class: "muted technical" }, "Technische melding: ", el("span", { lang: "en" }, e.reason || "")))));
     cell.append(list);
   }
   return cell;
