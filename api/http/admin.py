@@ -16,6 +16,7 @@ body is read. A write while another runs (here or in a ``schutting`` process) ge
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,10 +26,11 @@ from fastapi import Path as PathParameter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from api.errors import public_text
+from api.errors import public_text, with_melding
 from api.http.admin_uploads import save_uploads
 from api.http.auth import require_admin
 from api.jobs import Job, JobRunner, JobStore, harvest_params, ingest_params
+from api.queries import metadata_date, municipality_codes
 from api.settings import Settings
 from ingest.meldingen import melding
 from ingest.sru import DEFAULT_ENDPOINT, HarvestQuery
@@ -178,19 +180,41 @@ async def ingest(request: Request, admin: AppAdmin) -> JSONResponse:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         body = _parse(FolderIngest, await request.body())
         paths = allowed_paths([p for p in [body.path, *body.paths] if p], settings.allowed_roots())
-        params = ingest_params(settings, paths, municipality=body.municipality, doc_type=body.type,
-                               date=body.date, force=body.force, sync=body.sync)  # fmt: skip
+        params = ingest_params(settings, paths, municipality=_known(body.municipality), doc_type=body.type,
+                               date=metadata_date(body.date), force=body.force, sync=body.sync)  # fmt: skip
         return _accepted(admin.submit(admin.lock("ingest"), "ingest", params))
     lock = admin.lock("ingest")  # before saving anything: a busy index refuses uploads at once
     try:
         folder, fields = await save_uploads(request, settings)
-        params = ingest_params(settings, [folder], municipality=fields.get("municipality", ""),
-                               doc_type=fields.get("type", ""), date=fields.get("date", ""),
+        metadata = _checked_metadata(fields, folder)
+        params = ingest_params(settings, [folder], municipality=metadata["municipality"],
+                               doc_type=fields.get("type", ""), date=metadata["date"],
                                force=_flag(fields.get("force")), uploaded=True)  # fmt: skip
     except BaseException:
         lock.release()
         raise
     return _accepted(admin.submit(lock, "ingest", params))
+
+
+def _checked_metadata(fields: dict[str, str], folder: Path) -> dict[str, str]:
+    """The upload's municipality and date, checked; on a refusal the saved files are removed."""
+    try:
+        return {"municipality": _known(fields.get("municipality", "")),
+                "date": metadata_date(fields.get("date", ""))}  # fmt: skip
+    except InvalidInput:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _known(municipality: str) -> str:
+    """The municipality as given, once it is known (else InvalidInput with a Dutch melding)."""
+    if municipality.strip():
+        try:
+            municipality_codes([municipality])
+        except InvalidInput as exc:
+            raise with_melding(exc, f"De gemeente ‘{municipality}’ kennen we niet. Gebruik de naam of de "
+                               "CBS-code, bijvoorbeeld Venlo of GM0983.") from None  # fmt: skip
+    return municipality.strip()
 
 
 @router.post("/reindex", status_code=202)

@@ -15,8 +15,9 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from api.errors import with_melding
 from api.settings import Settings
-from api.uploads import ALLOWED_SUFFIXES, safe_name
+from api.uploads import ALLOWED_SUFFIXES, safe_name, too_large
 from search.errors import InvalidInput, TooLarge
 
 MAX_FILES = 200  # per upload request
@@ -28,8 +29,12 @@ async def save_uploads(request: Request, settings: Settings) -> tuple[Path, dict
     (size, type, page count); returns that folder and the request's text fields. Nothing stays on error."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > settings.max_upload_bytes * MAX_FILES:
-        raise TooLarge(
-            f"upload of {int(declared)} bytes exceeds {MAX_FILES} files of {settings.max_upload_bytes}"
+        raise with_melding(
+            TooLarge(
+                f"upload of {int(declared)} bytes exceeds {MAX_FILES} files of {settings.max_upload_bytes}"
+            ),
+            f"Dit zijn te veel gegevens in één keer: hoogstens {MAX_FILES} bestanden van elk "
+            f"{settings.max_upload_bytes // (1024 * 1024)} MB.",
         )
     folder = settings.data_dir / "uploads" / uuid.uuid4().hex[:12]
     form = await request.form(max_files=MAX_FILES)
@@ -65,7 +70,7 @@ def _save(upload: UploadFile, folder: Path, max_bytes: int) -> Path:
         while block := upload.file.read(COPY_BLOCK):
             size += len(block)
             if size > max_bytes:
-                raise TooLarge(f"{name} exceeds the limit of {max_bytes} bytes; split it into smaller files")
+                raise too_large(name, max_bytes)
             out.write(block)
     return path
 
@@ -81,6 +86,10 @@ def _check_pages(path: Path, max_pages: int) -> None:
     except Exception:  # damaged or encrypted: the job records why it cannot be read
         return
     if pages > max_pages:
-        raise TooLarge(
-            f"{path.name}: {pages} pages, over the limit of {max_pages}; split it into smaller PDFs"
+        raise with_melding(
+            TooLarge(
+                f"{path.name}: {pages} pages, over the limit of {max_pages}; split it into smaller PDFs"
+            ),
+            f"{path.name} heeft {pages} pagina's; een PDF mag hoogstens {max_pages} pagina's hebben. "
+            "Splits het bestand in kleinere PDF's.",
         )

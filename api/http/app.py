@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.http import admin, documents, search, similar
+from api.http.docs import install_docs
 from api.http.errors import install_error_handlers
 from api.http.guard import RequestGuard
 from api.pages import install_pages
@@ -18,6 +19,8 @@ def create_app(settings: Settings) -> FastAPI:
         title="Over de schutting",
         description="Zoek hoe andere gemeenten dezelfde beleidsvraag regelen.",
         version="0.1.0",
+        docs_url=None,  # served by install_docs with local assets
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.live = LiveEngine(Place.of(settings))  # files under data_dir, or PostgreSQL
@@ -26,5 +29,6 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (search, similar, documents, admin):
         app.include_router(module.router)
     install_pages(app, settings)
+    install_docs(app)
     app.add_middleware(RequestGuard, settings=settings)
     return app
