@@ -285,7 +285,8 @@ def record_document(record: SruRecord, data: bytes, registry: MunicipalityRegist
     extra["subject"] = list(dict.fromkeys([*extra.get("subject", []), *record.subjects]))
     if not extra.get("legal_basis") and record.sources:
         extra["legal_basis"] = [parse_legal_basis(resource, text) for resource, text in record.sources]
-    extra.update(indeling=record.indeling, url=record.url)
+    # harvested: the day this version was fetched (the coverage page's "last harvest")
+    extra.update(indeling=record.indeling, url=record.url, harvested=dt.date.today().isoformat())
     doc_type = regulation_type(record.indeling, record.rubriek) or doc.doc_type
     doc = replace(
         doc,

@@ -58,6 +58,7 @@ def read_pdf(
     max_bytes: int | None = None,
     ocr_page_limit: int | None = None,
     lang: str = "nld",
+    first_pages: int | None = None,
 ) -> Document:
     """One Section per page with usable text ("p. 3"); pages without a usable text layer are OCR'd.
 
@@ -66,6 +67,7 @@ def read_pdf(
     `damaged_pages` (of those, the ones pypdf found damaged), `unread_pages` (why scanned pages were not
     OCR'd: OCR off, not installed, or over its limit) and `pdf_title` (the metadata title, if any). Raises OverLimit (a TooLarge) over `max_bytes` or `max_pages`,
     UnreadableDocument for empty, non-PDF, damaged or encrypted files and when no page has usable text.
+    `first_pages` reads only the opening pages (a draft compared by its leading passages).
     """
     data = _read_checked(path, max_bytes)
     reader = _open_reader(path, data)
@@ -76,7 +78,7 @@ def read_pdf(
             f"{total:,} pages, over the limit of {max_pages:,} pages; split it into smaller PDFs",
             limit="pages", value=total, maximum=max_pages,
         )  # fmt: skip
-    layer, damage = _text_layer(path, reader, total)
+    layer, damage = _text_layer(path, reader, min(total, first_pages or total))
     texts, ocr_pages, reason = _ocr_unusable(path, layer, ocr=ocr, limit=ocr_page_limit, lang=lang)
     sections = tuple(Section(label=f"p. {n}", text=t, page=n) for n, t in texts.items() if is_usable_text(t))
     damaged = [n for n in damage if not is_usable_text(texts[n])]

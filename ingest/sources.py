@@ -41,6 +41,7 @@ class ReadOptions:
     max_pages: int | None = None
     max_bytes: int | None = None
     max_chars: int | None = None  # characters of text a document may have
+    first_pages: int | None = None  # PDFs: read only the opening pages (drafts for find-similar)
 
 
 def discover(paths: Sequence[Path]) -> Iterator[Path]:
@@ -123,7 +124,10 @@ def read_source(
             yield item
             continue
         try:
-            yield _within_chars(complete(item, path, _merge(defaults, _sidecar(path)), registry), options)
+            sidecar = _sidecar(path)
+            if sidecar.get("title"):  # a title in the file's metadata beats its first heading
+                item = replace(item, title=str(sidecar["title"]))
+            yield _within_chars(complete(item, path, _merge(defaults, sidecar), registry), options)
         except UnreadableDocument as exc:
             yield exc
 
@@ -158,6 +162,7 @@ def _read_pdf(path: Path, options: ReadOptions) -> Document:
         max_pages=options.max_pages,
         max_bytes=options.max_bytes,
         ocr_page_limit=options.ocr_page_limit,
+        first_pages=options.first_pages,
     )
 
 
