@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -36,6 +37,9 @@ def run_ingest(settings: Settings, params: dict[str, Any], progress: JobProgress
         cache.close()
     if params.get("uploaded"):
         remove_failed_uploads(paths, report)
+        if not settings.keep_uploads:  # SCHUTTING_KEEP_UPLOADS=false: originals are not retained
+            for folder in paths:
+                shutil.rmtree(folder, ignore_errors=True)
     return report
 
 
