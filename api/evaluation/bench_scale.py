@@ -150,25 +150,7 @@ def measure(folder: Path, questions: list[str], model: Embedder, pool: scale_dat
     started = time.perf_counter()
     index = Index.open(folder, embedder)  # type: ignore[arg-type]
     open_s = time.perf_counter() - started
-    rng = np.random.default_rng(1)
-    towns = [code for code, _, _ in index.catalog.municipalities()]
-    docs = [
-        r[0]
-        for r in index.catalog.rows(
-            "SELECT id FROM documents WHERE is_current = 1 ORDER BY random() LIMIT 30"
-        )
-    ]
-    query_ms = {
-        mode: _timed([partial(search, index, q, mode=mode) for q in questions])
-        for mode in ("dense", "lexical", "hybrid")
-    }
-    query_ms["hybrid_filtered"] = _timed(
-        [partial(search, index, q, Filters(municipalities=(str(rng.choice(towns)),))) for q in questions]
-    )
-    started = time.perf_counter()
-    index.profiles()
-    profiles_s = time.perf_counter() - started
-    query_ms["similar"] = _timed([partial(_similar, index, d) for d in docs])
+    query_ms, profiles_s = latencies(index, questions)
     probes = embedder.matrix(questions[:50])
     exact = exact_top10(index, probes)
     out = {
@@ -190,6 +172,26 @@ def measure(folder: Path, questions: list[str], model: Embedder, pool: scale_dat
     out.update(writes(index, pool))
     index.close()
     return out
+
+
+def latencies(index: Index, questions: list[str]) -> tuple[dict[str, dict[str, float]], float]:
+    """Per mode p50/p95 (wall and CPU ms), and the seconds the first find-similar spent on profiles."""
+    rng = np.random.default_rng(1)
+    towns = [code for code, _, _ in index.catalog.municipalities()]
+    sql = "SELECT id FROM documents WHERE is_current = 1 ORDER BY random() LIMIT 30"
+    docs = [r[0] for r in index.catalog.rows(sql)]
+    query_ms = {
+        mode: _timed([partial(search, index, q, mode=mode) for q in questions])
+        for mode in ("dense", "lexical", "hybrid")
+    }
+    query_ms["hybrid_filtered"] = _timed(
+        [partial(search, index, q, Filters(municipalities=(str(rng.choice(towns)),))) for q in questions]
+    )
+    started = time.perf_counter()
+    index.profiles()
+    profiles_s = time.perf_counter() - started
+    query_ms["similar"] = _timed([partial(_similar, index, d) for d in docs])
+    return query_ms, profiles_s
 
 
 def _similar(index: Index, doc_id: str) -> object:
