@@ -22,7 +22,10 @@ from search.types import Filters
 
 EXACT_LIMIT = 20_000  # allowed chunks up to which an exact scan beats the index
 MAX_EF_SEARCH = 1000  # pgvector's limit; a larger k is answered exactly
+EF_SEARCH_MIN = 100  # recall@10 at 50k passages: 0.60 with pgvector's default 40, 0.80 with 100
 K1, B = 1.2, 0.75
+CANDIDATE_DF_SHARE = 0.05
+CANDIDATE_MIN_DF = 2000
 
 
 def dense(
@@ -39,7 +42,7 @@ def dense(
             "c.vector <#> %s" if index == "hnsw" else f"c.vector::halfvec({dim}) <#> %s::halfvec({dim})"
         )
         with conn.transaction():
-            conn.execute(f"SET LOCAL hnsw.ef_search = {max(40, int(k))}")
+            conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH_MIN, int(k))}")
             conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
             rows = conn.execute(f"{base} ORDER BY {distance} LIMIT %s", [query, *args, query, k]).fetchall()
         if len(rows) >= min(k, allowed):
@@ -86,7 +89,14 @@ def lexical(conn: psycopg.Connection, s: str, text: str, filters: Filters, k: in
         return []
     idf = [math.log(1 + (chunks - df + 0.5) / (df + 0.5)) for _, df in terms]
     names = [str(t) for t, _ in terms]
-    tsquery = " | ".join(_quoted(t) for t in names)
+    # Candidates come from the query's rarer terms; a term in more than CANDIDATE_DF_SHARE of all
+    # passages (and in more than CANDIDATE_MIN_DF) still counts in the score of every candidate, but
+    # alone it makes none (its idf is too small to lift a passage into the top), which keeps the scan
+    # small on a large corpus. Exact BM25 below that size: vac-questions lexical nDCG@10 0.935 exact,
+    # 0.932 with a 5% share and no minimum.
+    common = max(CANDIDATE_DF_SHARE * chunks, CANDIDATE_MIN_DF)
+    rare = [str(t) for t, df in terms if df <= common] or names
+    tsquery = " | ".join(_quoted(t) for t in rare)
     cond, args = where(filters, s)
     avgdl = max(tokens / chunks, 1e-9)
     rows = conn.execute(
