@@ -132,6 +132,22 @@ class Segment:
         hits = hits[~self.deleted[hits]]
         return hits, total[hits]
 
+    def allowed_scores(
+        self, chunk_ids: np.ndarray, weights: dict[str, float], avgdl: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Scores of only these chunks (sorted chunk ids) that are in this segment."""
+        pos = np.searchsorted(self.chunk_ids, chunk_ids)
+        valid = pos < len(self.chunk_ids)
+        pos, ids = pos[valid], chunk_ids[valid]
+        local = pos[self.chunk_ids[pos] == ids]
+        local = local[~self.deleted[local]]
+        total = np.zeros(len(local), dtype=np.float32)
+        for term, weight in weights.items():
+            d, part = self.contributions(term, weight, avgdl, local)
+            total[np.searchsorted(local, d)] += part
+        keep = total > 0
+        return local[keep], total[keep]
+
     def candidate_scores(
         self, rare: list[str], weights: dict[str, float], avgdl: float
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -118,6 +118,12 @@ class LexicalIndex:
                 weights[term] = weights.get(term, 0.0) + float(
                     np.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5))
                 )
+        if allowed is not None:
+            inside = np.flatnonzero(allowed)
+            if len(inside) <= RARE_SHARE * n:  # a selective filter: score only the allowed chunks
+                return _top(
+                    *self._collect(segments, allowed, lambda s: s.allowed_scores(inside, weights, avgdl)), k
+                )
         rare = [t for t in weights if df[t] <= RARE_SHARE * n] if len(weights) <= PRUNE_TERMS else []
         bound = sum(w for t, w in weights.items() if t not in rare)
         if rare:
@@ -169,10 +175,18 @@ class LexicalIndex:
         _remove_unlisted(folder, {*map(str, self.names), f"deleted-{seq}.npz"})
 
     def _merge(self) -> None:
-        """Merge the smallest segments into one, leaving MAX_SEGMENTS / 2 (tiered, as Lucene):
-        the cost follows the small, recent segments; big ones are merged rarely."""
+        """Merge the smallest segments, as long as together they stay small (a few % of the index):
+        a flush then costs about what was written; the big segments of a first load stay as they
+        are (a merge of those belongs in the background, not in a flush)."""
+        total = sum(len(s) for s in self.segments)
         by_size = sorted(range(len(self.segments)), key=lambda i: len(self.segments[i]))
-        chosen = set(by_size[: len(self.segments) - MAX_SEGMENTS // 2 + 1])
+        chosen: list[int] = []
+        for i in by_size:
+            if sum(len(self.segments[j]) for j in chosen) + len(self.segments[i]) > max(SEAL_AT, total // 20):
+                break
+            chosen.append(i)
+        if len(chosen) < 2:
+            return
         merged = merge([self.segments[i] for i in sorted(chosen)])
         keep = [i for i in range(len(self.segments)) if i not in chosen]
         self.segments = [self.segments[i] for i in keep] + [merged]
