@@ -61,7 +61,11 @@ class Calibration:
 
 # Fitted by `python -m api.evaluation.calibration` on vac-questions dev (5-fold cross-validation;
 # the threshold keeps weak-when-present under 5% on held-out folds). Keys: model id, then mode.
-CALIBRATIONS: dict[str, dict[str, Calibration]] = {}
+CALIBRATIONS: dict[str, dict[str, Calibration]] = {
+    "use-multilingual": {
+        "hybrid": Calibration((2.1126, 3.8246, 1.4779), -2.5679),
+    },
+}
 # A model without its own calibration: strong only when the passage clearly stands out.
 FALLBACK = Calibration((0.0, 20.0, 0.0), -1.0)
 # Find-similar: centred profile cosine per model (see `similar_strengths`).
@@ -70,7 +74,9 @@ SIMILAR_FALLBACK = 0.35
 
 
 def calibration(model_id: str, mode: str) -> Calibration:
-    return CALIBRATIONS.get(model_id, {}).get(mode, FALLBACK)
+    """The model's calibration for this mode, else its hybrid one (same evidence), else FALLBACK."""
+    fitted = CALIBRATIONS.get(model_id, {})
+    return fitted.get(mode) or fitted.get("hybrid") or FALLBACK
 
 
 def evidence(index: IndexEngine, query: str, filters: Filters, results: Sequence[Result]) -> list[Evidence]:

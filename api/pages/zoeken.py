@@ -71,7 +71,7 @@ def _legal_basis(value: str) -> None:
 def search_page(request: Request) -> HTMLResponse:
     params = {k: request.query_params.get(k, "").strip() for k in ("q", *SEARCH_FIELDS, "aantal", "sorteer")}
     if params["sorteer"] not in SORTS:
-        params["sorteer"] = "relevantie" if params["q"] else "datum"
+        params["sorteer"] = ""  # the default: relevance for a question, newest first when browsing
     live: Index | None = request.app.state.live.get()
     index = live if live is not None and live.catalog.count_documents() else None
     context: dict[str, Any] = {"nav": "zoeken", "p": params, "field_names": FIELD_NAMES, "sorts": SORTS}
