@@ -72,7 +72,9 @@ def test_open_document_scrolls_to_the_passage(page: Page, shoot: Shoot) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text(KAMPEN)
     expect(page.locator("#passage")).to_be_in_viewport()
     expect(page.locator(".metadata")).to_contain_text("Kampen")
-    expect(page.get_by_role("link", name=re.compile("Officiële bron"))).to_be_visible()
+    expect(
+        page.get_by_role("link", name=re.compile("CVDR100394, versie 2"))
+    ).to_be_visible()  # the version indexed
     expect(page.get_by_role("heading", name="Vergelijkbaar bij andere gemeenten")).to_be_visible()
     expect(page.locator(".document-aside li").first).to_be_visible()
     shoot(page, "document")

@@ -163,15 +163,17 @@ function setupAdmin(root) {
 
   async function startJob(status, request, message) {
     say(status, "Bezig met versturen…");
+    let started = false;
     try {
       const job = await request();
       const id = job && (job.id || (job.job && job.job.id));
       say(status, message + (id ? " Taak " + id + " staat hieronder." : ""), false, true);
-      return true;
+      started = true;
     } catch (error) {
       say(status, error.status === 401 || error.status === 403 ? "U bent niet (meer) aangemeld als beheerder." : error.message, true);
     }
     await refresh().catch(() => {});
+    return started;
   }
 
   async function refresh() {
