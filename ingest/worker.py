@@ -64,10 +64,12 @@ def work(
     idle_s: float = 1.0,
     cache: EmbeddingCache | None = None,
     log: Callable[[str], None] = lambda line: None,
+    embedders: dict[str, Embedder] | None = None,
 ) -> int:
-    """Take and run units until the queue is empty (``once``) or forever; returns units done."""
+    """Take and run units until the queue is empty (``once``) or forever; returns units done.
+    ``embedders``: models already loaded, by id (others are loaded when a unit needs them)."""
     db, name, done = place.database(), worker_name(), 0
-    embedders: dict[str, Embedder] = {}
+    embedders = embedders if embedders is not None else {}
     try:
         while True:
             unit = queue.claim(db, name, lease_s)
