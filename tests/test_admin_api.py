@@ -106,7 +106,7 @@ def test_uploads_over_the_size_or_page_limit_get_413_before_parsing(data_dir):
     writer.write(many_pages)
 
     for name, data, phrase in [
-        ("groot.pdf", big, f"exceeds the limit of {MAX_BYTES} bytes"),
+        ("groot.pdf", big, f"exceeds the limit of {MAX_BYTES:,} bytes"),
         ("dik.pdf", many_pages.getvalue(), f"{MAX_PAGES + 1} pages, over the limit of {MAX_PAGES}"),
     ]:
         files = [("files", ("goed.pdf", (CORPUS / EXTRA).read_bytes())), ("files", (name, data))]
