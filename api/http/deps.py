@@ -7,15 +7,15 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from api.settings import Settings
+from search.engines import OpenedIndex
 from search.errors import InvalidInput
-from search.index import Index
 from search.retrieval import MODES
 
 FilterList = Annotated[list[str], Query()]
 
 
-def current_index(request: Request) -> Index:
-    index: Index = request.app.state.live.require()
+def current_index(request: Request) -> OpenedIndex:
+    index: OpenedIndex = request.app.state.live.require()
     return index
 
 
@@ -24,7 +24,7 @@ def settings_of(request: Request) -> Settings:
     return settings
 
 
-LiveIndex = Annotated[Index, Depends(current_index)]
+LiveIndex = Annotated[OpenedIndex, Depends(current_index)]
 AppSettings = Annotated[Settings, Depends(settings_of)]
 
 
