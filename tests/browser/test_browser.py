@@ -89,7 +89,9 @@ def test_upload_pdf_finds_similar_documents_of_other_municipalities(page: Page, 
     drop_file(page, pdf)
     expect(page.locator("[data-file-name]")).to_have_text(f"Gekozen: {UPLOAD}")
     page.get_by_label("Van welke gemeente is dit document?").fill("Wassenaar")
-    page.get_by_role("button", name="Zoek vergelijkbaar beleid").click()
+    page.get_by_role("button", name="Zoek vergelijkbaar beleid").click(
+        timeout=60_000
+    )  # reading takes a while
     expect(page.get_by_role("heading", name=re.compile(r"\d+ vergelijkbare documenten"))).to_be_visible(
         timeout=60_000
     )
@@ -162,7 +164,7 @@ def test_admin_starts_a_reindex_and_sees_it_finish(page: Page, shoot: Shoot, adm
     page.get_by_role("button", name="Herindexering starten").click()
     expect(page.locator("[data-reindex-status]")).to_contain_text("Herindexering gestart")
     job = page.locator("[data-job]").first
-    expect(job).to_contain_text("Herindexeren")
+    expect(job).to_contain_text("Herindexeren", timeout=30_000)  # the list refreshes on its own
     expect(job.locator("[data-job-state]")).to_have_text("Klaar", timeout=90_000)
     expect(job).to_contain_text(re.compile(r"(\d+) van \1 documenten"))
     shoot(page, "beheer")
