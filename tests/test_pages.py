@@ -170,7 +170,9 @@ def test_too_large_upload(client: TestClient) -> None:
     big = shared_path("pdf", "begroting_2026.pdf")  # 2.1 MB > the 2 MB limit of this app
     with big.open("rb") as f:
         r = client.post("/vergelijkbaar", files={"bestand": (big.name, f, "application/pdf")})
-    assert r.status_code == 413 and "Het bestand is te groot: een bestand mag hoogstens 1,9 MB zijn." in r.text
+    assert (
+        r.status_code == 413 and "Het bestand is te groot: een bestand mag hoogstens 1,9 MB zijn." in r.text
+    )
 
 
 def test_side_by_side_aligns_articles(client: TestClient) -> None:
