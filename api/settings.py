@@ -20,9 +20,8 @@ class Settings(IndexSettings):
     ocr_page_limit: int | None = None
     read_seconds: float = 120.0  # time budget to read one uploaded document (OCR included)
     read_memory_mb: int = 2048  # memory budget of the process reading it
-    keep_uploads: bool = (
-        True  # keep uploaded originals under data_dir/uploads/, downloadable from the document page
-    )
+    # keep uploaded originals under data_dir/uploads/, downloadable from the document page
+    keep_uploads: bool = True
     ingest_roots: str = ""  # folders the admin may ingest from by path, os.pathsep-separated; "": off
 
     def budget(self) -> Budget:
