@@ -122,12 +122,12 @@ replica() {
   local primary; primary="$(start | tail -1)"
   local pport="${primary##*:}"; pport="${pport%%/*}"
   local data="$ROOT/replica"
-  if [ ! -f "$data/PG_VERSION" ]; then
-    mkdir -p "$data"; [ "$(id -u)" = "0" ] && chown postgres "$data"; chmod 700 "$data"
-    as_owner "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$pport" -U postgres -D "$data" -R -X stream >/dev/null
-  fi
-  # the primary's port may have changed since the base backup
-  sed -i "s/port=[0-9]*/port=$pport/" "$data/postgresql.auto.conf"
+  # Always a fresh standby: one left from an earlier run may have fallen behind WAL the primary
+  # no longer keeps, or follow a primary that has since moved to another port.
+  if running "$data"; then as_owner "$PGBIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null; fi
+  rm -rf "$data"
+  mkdir -p "$data"; [ "$(id -u)" = "0" ] && chown postgres "$data"; chmod 700 "$data"
+  as_owner "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$pport" -U postgres -D "$data" -R -X stream >/dev/null
   local port; port="$(start_cluster "$data")"
   echo "postgresql://postgres@127.0.0.1:$port/$DB"
 }

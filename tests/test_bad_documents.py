@@ -26,6 +26,7 @@ from api.settings import Settings
 from search.generations import open_live
 from search.retrieval import search
 from tests.admin_support import wait_for_job
+from tests.pdf_bytes import assemble
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus" / "pdf"
@@ -67,15 +68,7 @@ def image_pdf(pixels: np.ndarray) -> bytes:
         % (width, height, len(image), image),
         b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
     ]
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return assemble(objects)
 
 
 def scanned_copy(source: Path, dpi: int = 150, share: float = 0.35) -> bytes:

@@ -114,9 +114,12 @@ def test_ingested_through_one_node_found_through_another_and_the_replica(
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # streaming replication is asynchronous: wait for the write to arrive
-        with psycopg.connect(read_url, autocommit=True) as conn:
-            if conn.execute("SELECT count(*) FROM generations WHERE state = 'live'").fetchone() == (1,):
-                break
+        try:  # the test database itself may not have reached the standby yet
+            with psycopg.connect(read_url, autocommit=True) as conn:
+                if conn.execute("SELECT count(*) FROM generations WHERE state = 'live'").fetchone() == (1,):
+                    break
+        except psycopg.Error:
+            pass
         time.sleep(0.2)
     proc, node_c = start_node(tmp_path / "c", node_database, read_url)
     try:
