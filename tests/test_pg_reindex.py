@@ -4,6 +4,7 @@ in one transaction; searches running all along never fail; writes meanwhile are 
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -45,6 +46,12 @@ def test_reindex_swaps_generations_while_searches_keep_answering(
             with pytest.raises(Busy):
                 index.delete(["a1"])
             refused.append(True)
+            # hold the reindex until searches have demonstrably run during it (a slow CI machine
+            # may otherwise finish the whole reindex between two searches)
+            seen = len(answers) + len(failures)
+            deadline = time.monotonic() + 60
+            while len(answers) + len(failures) < seen + 3 and time.monotonic() < deadline:
+                time.sleep(0.01)
 
     searcher = threading.Thread(target=keep_searching)
     searcher.start()
