@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.municipalities import load_municipalities
-from search.engine import CatalogReader
+from search.engine import CatalogReader, IndexEngine
 from search.types import DocumentInfo, Filters
 
 PAGE = 5000
@@ -105,6 +105,24 @@ def coverage(catalog: CatalogReader) -> list[MunicipalityCoverage]:
         )
         for m in sorted(registry.all_active(), key=lambda m: m.name.lstrip("'s-").lower())
     ]
+
+
+_semantic: dict[int, tuple[int, float]] = {}
+
+
+def semantic_coverage(index: IndexEngine) -> float:
+    """The share of passages with a vector (1.0 when complete): until an embed job has given a
+    lexical-first ingest's passages their vectors, search finds those documents by words only."""
+    revision = index.catalog.revision()
+    with _lock:
+        cached = _semantic.get(id(index.catalog))
+    if cached is not None and cached[0] == revision:
+        return cached[1]
+    total = index.catalog.count_chunks()
+    share = 1.0 - index.count_pending() / total if total else 1.0
+    with _lock:
+        _semantic[id(index.catalog)] = (revision, share)
+    return share
 
 
 def searched(catalog: CatalogReader, filters: Filters) -> tuple[int, int]:

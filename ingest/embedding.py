@@ -16,7 +16,12 @@ from search.types import Chunk, Document
 
 def passage_text(document: Document, chunk: Chunk) -> str:
     """What gets embedded for a chunk: the document title and section label give context."""
-    context = document.title if not chunk.label else f"{document.title} — {chunk.label}"
+    return titled_passage(document.title, chunk)
+
+
+def titled_passage(title: str, chunk: Chunk) -> str:
+    """``passage_text`` from the title alone (the embed job reads pending chunks with their title)."""
+    context = title if not chunk.label else f"{title} — {chunk.label}"
     return f"{context}\n{chunk.text}"
 
 

@@ -51,6 +51,9 @@ class IngestReport:
 Progress = Callable[[IngestReport, str], None]  # (report so far, current source)
 
 
+LEXICAL_BATCH = 2048  # chunks written together when nothing is embedded (lexical-first)
+
+
 @dataclass(frozen=True)
 class IngestOptions:
     defaults: Defaults = Defaults()
@@ -59,6 +62,7 @@ class IngestOptions:
     force: bool = False  # re-embed even when the content hash is unchanged
     sync: bool = False  # remove documents whose source file left the given folders
     budget: Budget | None = None  # read each file in a budgeted worker process (ingest.sandbox)
+    lexical_first: bool = False  # write chunks without vectors (pending); `schutting embed` adds them
 
 
 def ingest_paths(
@@ -153,11 +157,13 @@ def ingest_documents(
             report.failed.append((doc.source, "no text to index after extraction"))
             continue
         batch.append((doc, chunks, known is not None))
-        if sum(len(c) for _, c, _ in batch) >= options.batch_chunks:
-            _write(index, batch, cache, report)
+        if sum(len(c) for _, c, _ in batch) >= (
+            LEXICAL_BATCH if options.lexical_first else options.batch_chunks
+        ):
+            _write(index, batch, cache, report, options.lexical_first)
             batch = []
         _notify(progress, report, doc.source)
-    _write(index, batch, cache, report)
+    _write(index, batch, cache, report, options.lexical_first)
     _notify(progress, report, "")
     return report
 
@@ -167,15 +173,20 @@ def _write(
     batch: list[tuple[Document, list[Chunk], bool]],
     cache: EmbeddingCache | None,
     report: IngestReport,
+    lexical_first: bool = False,
 ) -> None:
+    """Embed a batch and write it; lexical-first, write it at once with its chunks pending."""
     if not batch:
         return
-    texts = [passage_text(doc, c) for doc, chunks, _ in batch for c in chunks]
-    vectors = embed_passages(index.embedder, texts, cache)
-    items, offset = [], 0
-    for doc, chunks, _ in batch:
-        items.append((doc, chunks, vectors[offset : offset + len(chunks)]))
-        offset += len(chunks)
+    items: list[tuple[Document, list[Chunk], np.ndarray | None]] = []
+    if lexical_first:
+        items = [(doc, chunks, None) for doc, chunks, _ in batch]
+    else:
+        texts = [passage_text(doc, c) for doc, chunks, _ in batch for c in chunks]
+        vectors, offset = embed_passages(index.embedder, texts, cache), 0
+        for doc, chunks, _ in batch:
+            items.append((doc, chunks, vectors[offset : offset + len(chunks)]))
+            offset += len(chunks)
     index.put(items)
     for doc, chunks, existed in batch:
         (report.replaced if existed else report.added).append(doc.id)

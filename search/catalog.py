@@ -1,7 +1,7 @@
 """SQLite catalog: documents, chunks and their vectors; the source of truth of a generation.
 
-Every chunk insert and delete is also written, by trigger and in the same transaction, to
-``chunk_log``; the derived structures (vectors, lexical segments, profiles) record the last
+Every chunk insert, delete and late vector (a pending chunk embedded: ``added`` = 2) is also
+written, by trigger and in the same transaction, to ``chunk_log``; the derived structures (vectors, lexical segments, profiles) record the last
 log entry they hold and replay the rest on open, so a crash can never leave them behind.
 """
 
@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     vector BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE INDEX IF NOT EXISTS chunks_pending ON chunks(id) WHERE length(vector) = 0;
 CREATE TABLE IF NOT EXISTS legal_basis (
     doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
     bwb TEXT NOT NULL,
@@ -72,6 +73,9 @@ CREATE TRIGGER IF NOT EXISTS chunk_added AFTER INSERT ON chunks BEGIN
 END;
 CREATE TRIGGER IF NOT EXISTS chunk_removed AFTER DELETE ON chunks BEGIN
     INSERT INTO chunk_log(chunk_id, doc_id, added) VALUES (OLD.id, OLD.doc_id, 0);
+END;
+CREATE TRIGGER IF NOT EXISTS chunk_embedded AFTER UPDATE OF vector ON chunks BEGIN
+    INSERT INTO chunk_log(chunk_id, doc_id, added) VALUES (NEW.id, NEW.doc_id, 2);
 END;
 """
 
@@ -136,9 +140,10 @@ class Catalog:
     # -- writes ------------------------------------------------------------------------
 
     def put(
-        self, db: sqlite3.Connection, doc: Document, chunks: Sequence[Chunk], vectors: np.ndarray
+        self, db: sqlite3.Connection, doc: Document, chunks: Sequence[Chunk], vectors: np.ndarray | None
     ) -> list[int]:
-        """Insert or replace a document with its chunks; returns the new chunk ids."""
+        """Insert or replace a document with its chunks; returns the new chunk ids. Without
+        vectors the chunks are pending (an empty vector): searchable by words until embedded."""
         db.execute("DELETE FROM documents WHERE id = ?", (doc.id,))
         extra = doc.extra
         db.execute(
@@ -160,12 +165,15 @@ class Catalog:
                 (doc.id, str(basis.get("bwb", "")), str(basis.get("artikel", "") or "")),
             )
         ids = []
-        for chunk, vector in zip(chunks, vectors, strict=True):
+        blobs = (
+            [b""] * len(chunks) if vectors is None else [np.asarray(v, np.float32).tobytes() for v in vectors]
+        )
+        for chunk, vector in zip(chunks, blobs, strict=True):
             cur = db.execute(
                 "INSERT INTO chunks(doc_id, ordinal, text, label, start, end, page, vector)"
                 " VALUES (?,?,?,?,?,?,?,?)",
                 (doc.id, chunk.ordinal, chunk.text, chunk.label, chunk.start, chunk.end,
-                 chunk.page, np.asarray(vector, dtype=np.float32).tobytes()),
+                 chunk.page, vector),
             )  # fmt: skip
             ids.append(int(cur.lastrowid or 0))
         return ids
@@ -256,19 +264,22 @@ class Catalog:
         )
 
     def vectors_of(self, chunk_ids: Sequence[int], dim: int) -> np.ndarray:
-        """Full-precision vectors of these chunks, in the order asked (zeros for unknown ids)."""
+        """Full-precision vectors of these chunks, in the order asked (zeros for unknown ids and
+        for pending chunks, which have no vector yet)."""
         found: dict[int, bytes] = {}
         for start in range(0, len(chunk_ids), 500):
             part = [int(c) for c in chunk_ids[start : start + 500]]
             marks = ",".join("?" * len(part))
             found.update(self._db.execute(f"SELECT id, vector FROM chunks WHERE id IN ({marks})", part))
         empty = bytes(4 * dim)
-        blob = b"".join(found.get(int(c), empty) for c in chunk_ids)
+        blob = b"".join(found.get(int(c)) or empty for c in chunk_ids)
         return np.frombuffer(blob, dtype=np.float32).reshape(len(chunk_ids), dim).copy()
 
     def all_vectors(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
         ids, blobs = [], []
-        for cid, blob in self._db.execute("SELECT id, vector FROM chunks ORDER BY id"):
+        for cid, blob in self._db.execute(
+            "SELECT id, vector FROM chunks WHERE length(vector) > 0 ORDER BY id"
+        ):
             ids.append(cid)
             blobs.append(blob)
         if not ids:

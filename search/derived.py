@@ -10,7 +10,7 @@ it is added), so a structure saved at any point before or after a crash is made 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from search.vectors import TRAIN_PER_LIST, VectorIndex, list_count
 LEXICAL_FOLDER = "lexicon"
 BATCH = 50_000
 PASSAGE_TEXT = "d.title || char(10) || c.label || char(10) || c.text"  # what BM25 indexes
+EMBEDDED = "length(vector) > 0"  # a pending chunk (lexical-first ingest) has an empty vector
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Changes:
     removed: np.ndarray  # chunk ids whose earlier instance is gone (or replaced)
     added: np.ndarray  # chunk ids present now that were written after the start
     documents: frozenset[str]
+    embedded: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # vector set later
 
 
 def last_seq(catalog: Catalog) -> int:
@@ -51,11 +53,16 @@ def changes_since(catalog: Catalog, seq: int) -> Changes:
         "SELECT seq, chunk_id, doc_id, added FROM chunk_log WHERE seq > ? ORDER BY seq", (seq,)
     )
     final: dict[int, int] = {}
+    embedded: set[int] = set()
     for _, chunk_id, _, added in rows:
-        final[chunk_id] = added
+        if added == 2:
+            embedded.add(chunk_id)  # its text is unchanged: only the vector structures follow
+        else:
+            final[chunk_id] = added
     touched = np.asarray(list(final), dtype=np.int64)
     added = np.asarray([c for c, a in final.items() if a], dtype=np.int64)
-    return Changes(rows[-1][0] if rows else seq, touched, added, frozenset(r[2] for r in rows))
+    late = np.asarray(sorted(c for c in embedded if c not in final), dtype=np.int64)
+    return Changes(rows[-1][0] if rows else seq, touched, added, frozenset(r[2] for r in rows), late)
 
 
 def replayable(catalog: Catalog, seq: int | None) -> bool:
@@ -73,10 +80,28 @@ def passage_texts(catalog: Catalog, chunk_ids: np.ndarray) -> list[str]:
     return [found.get(c, "") for c in ids]
 
 
+def embedded_vectors(catalog: Catalog, chunk_ids: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, vectors) of those chunks that exist and have a vector (pending ones have none yet)."""
+    found: dict[int, bytes] = {}
+    ids = [int(c) for c in chunk_ids]
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        marks = ",".join("?" * len(part))
+        found.update(
+            catalog.rows(f"SELECT id, vector FROM chunks WHERE id IN ({marks}) AND {EMBEDDED}", part)
+        )
+    kept = [c for c in dict.fromkeys(ids) if c in found]
+    matrix = np.frombuffer(b"".join(found[c] for c in kept), dtype=np.float32).reshape(len(kept), dim)
+    return np.asarray(kept, dtype=np.int64), matrix.copy()
+
+
 def _vector_batches(catalog: Catalog, dim: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Every embedded chunk's vector (pending chunks have none yet), in id order."""
     after = 0
     while True:
-        rows = catalog.rows("SELECT id, vector FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (after, BATCH))
+        rows = catalog.rows(
+            f"SELECT id, vector FROM chunks WHERE id > ? AND {EMBEDDED} ORDER BY id LIMIT ?", (after, BATCH)
+        )
         if not rows:
             return
         after = rows[-1][0]
@@ -86,10 +111,12 @@ def _vector_batches(catalog: Catalog, dim: int) -> Iterator[tuple[np.ndarray, np
 
 def build_vectors(catalog: Catalog, dim: int, seed: int = 0) -> VectorIndex:
     """The whole vector index from the catalog (training IVF on a random sample when large)."""
-    count = catalog.count_chunks()
+    count = int(catalog.rows(f"SELECT COUNT(*) FROM chunks WHERE {EMBEDDED}")[0][0])
     sample = np.zeros((0, dim), dtype=np.float32)
     if count > vectors.EXACT_LIMIT:
-        ids = np.asarray([r[0] for r in catalog.rows("SELECT id FROM chunks")], dtype=np.int64)
+        ids = np.asarray(
+            [r[0] for r in catalog.rows(f"SELECT id FROM chunks WHERE {EMBEDDED}")], dtype=np.int64
+        )
         chosen = np.random.default_rng(seed).choice(
             ids, min(len(ids), TRAIN_PER_LIST * list_count(count)), replace=False
         )
@@ -122,6 +149,9 @@ def build_profiles(catalog: Catalog, dim: int) -> Profiles:
     for i in range(1, len(rows) + 1):
         if i == len(rows) or rows[i][0] != rows[start][0]:
             blob = b"".join(r[1] for r in rows[start:i])
+            if len(blob) != 4 * dim * (i - start):  # a leading chunk still pending: no profile yet
+                start = i
+                continue
             profiles.put(
                 rows[start][0],
                 types.get(rows[start][0], ""),
@@ -137,14 +167,14 @@ def update_profiles(profiles: Profiles, catalog: Catalog, documents: frozenset[s
         if not row:
             profiles.remove(doc_id)
             continue
-        ids = [
-            r[0]
-            for r in catalog.rows(
-                "SELECT id FROM chunks WHERE doc_id = ? AND ordinal < ? ORDER BY ordinal",
-                (doc_id, LEADING_CHUNKS),
-            )
-        ]
-        profiles.put(doc_id, row[0][0], catalog.vectors_of(ids, dim))
+        leading = catalog.rows(
+            f"SELECT id, {EMBEDDED} FROM chunks WHERE doc_id = ? AND ordinal < ? ORDER BY ordinal",
+            (doc_id, LEADING_CHUNKS),
+        )
+        if not all(embedded for _, embedded in leading):
+            profiles.remove(doc_id)  # find-similar sees a document once its leading chunks are embedded
+            continue
+        profiles.put(doc_id, row[0][0], catalog.vectors_of([r[0] for r in leading], dim))
 
 
 def open_vectors(catalog: Catalog, folder: Path, dim: int) -> tuple[VectorIndex, int]:

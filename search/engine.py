@@ -71,8 +71,25 @@ class IndexEngine(Protocol):
 
     # -- writes (one writer at a time) ------------------------------------------------
 
-    def put(self, items: Sequence[tuple[Document, Sequence[Chunk], np.ndarray]]) -> None:
-        """Insert or replace documents with their chunks and chunk vectors, atomically."""
+    def put(self, items: Sequence[tuple[Document, Sequence[Chunk], np.ndarray | None]]) -> None:
+        """Insert or replace documents with their chunks and chunk vectors, atomically. Vectors
+        None: the chunks are pending (lexical-first ingest), found by words until embedded."""
+        ...
+
+    def set_vectors(self, chunk_ids: Sequence[int], vectors: np.ndarray) -> int:
+        """Give pending chunks their vectors (others are left alone); returns how many were set."""
+        ...
+
+    def pending_chunks(self) -> list[int]:
+        """Ids of the chunks without a vector yet, ascending."""
+        ...
+
+    def pending_passages(self, first: int, last: int) -> list[tuple[int, str, Chunk]]:
+        """(chunk id, document title, chunk) of the pending chunks with ids first..last."""
+        ...
+
+    def count_pending(self) -> int:
+        """How many chunks have no vector yet (dense search and find-similar do not see them)."""
         ...
 
     def delete(self, doc_ids: Sequence[str]) -> int:

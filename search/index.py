@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from search import derived
+from search import derived, pending
 from search.catalog import Catalog
 from search.embedders import Embedder
 from search.engine import IndexEngine
@@ -170,8 +170,11 @@ class Index:
             self._seq = changes.seq
 
     def _apply_vectors(self, changes: derived.Changes) -> None:
-        self.store.remove(changes.removed)
-        self.store.add(changes.added, self.catalog.vectors_of(changes.added.tolist(), self.manifest.dim))
+        """Removed and re-embedded chunks out, then every added or embedded chunk with a vector in
+        (pending chunks of a lexical-first ingest come in when ``set_vectors`` gives them one)."""
+        self.store.remove(np.concatenate([changes.removed, changes.embedded]))
+        fresh = np.concatenate([changes.added, changes.embedded])
+        self.store.add(*derived.embedded_vectors(self.catalog, fresh, self.manifest.dim))
 
     def _apply_lexical(self, changes: derived.Changes) -> None:
         self.lexical.remove(changes.removed)
@@ -213,21 +216,45 @@ class Index:
 
     # -- writes ---------------------------------------------------------------------------
 
-    def put(self, items: Sequence[tuple[Document, Sequence[Chunk], np.ndarray]]) -> None:
-        """Insert or replace documents atomically; derived structures follow at once."""
+    def put(self, items: Sequence[tuple[Document, Sequence[Chunk], np.ndarray | None]]) -> None:
+        """Insert or replace documents atomically; derived structures follow at once. Chunks
+        written without vectors are pending: found by words until ``set_vectors``."""
         if not items:
             return
         with self._lock:
             with self.catalog.transaction() as db:
                 for doc, chunks, vectors in items:
                     self.catalog.delete(db, doc.id)
-                    rows = np.asarray(vectors, dtype=np.float32).reshape(-1, self.manifest.dim)
+                    rows = (
+                        None
+                        if vectors is None
+                        else np.asarray(vectors, np.float32).reshape(-1, self.manifest.dim)
+                    )
                     self.catalog.put(db, doc, chunks, rows)
                 self.catalog.refresh_current_versions(
                     db, [str(d.extra.get("work_id", "")) for d, _, _ in items]
                 )
             if not self._bulk:
                 self.refresh()
+
+    def set_vectors(self, chunk_ids: Sequence[int], vectors: np.ndarray) -> int:
+        """Vectors for pending chunks (gone or already embedded ones are left alone); returns how
+        many were set. Dense search and find-similar see them at once."""
+        with self._lock:
+            with self.catalog.transaction() as db:
+                count = pending.set_vectors(db, chunk_ids, vectors)
+            if not self._bulk:
+                self.refresh()
+            return count
+
+    def pending_chunks(self) -> list[int]:
+        return pending.chunk_ids(self.catalog)
+
+    def pending_passages(self, first: int, last: int) -> list[tuple[int, str, Chunk]]:
+        return pending.passages(self.catalog, first, last)
+
+    def count_pending(self) -> int:
+        return pending.count(self.catalog)
 
     def delete(self, doc_ids: Sequence[str]) -> int:
         """Remove documents from every structure; returns how many existed."""

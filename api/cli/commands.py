@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from api.cli.progress import ProgressBar, failures_text
+from api.coverage import semantic_coverage
 from api.evaluation.answerability import answerability, format_answerability
 from api.evaluation.evaluate import evaluate, format_metrics
 from api.jobs import ingest_params, run_in_foreground
@@ -43,7 +44,7 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> str:
         municipality=args.municipality or "", doc_type=args.doc_type or "", date=args.date or "",
         title=args.title or "", doc_id=args.doc_id or "", model=args.model or "", force=args.force,
         sync=args.sync, ocr=not args.no_ocr, ocr_page_limit=args.ocr_page_limit, limit_bytes=False,
-        isolated=False,
+        isolated=False, lexical_first=args.lexical_first,
     )  # fmt: skip
     with ProgressBar("ingest", args.json) as bar:
         job, report = run_in_foreground(settings, "ingest", params, bar)
@@ -68,6 +69,10 @@ def _ingest_text(report: IngestReport, index: OpenedIndex) -> str:
         f"model {index.manifest.model_id})",
         f"index: {index.catalog.count_documents()} documents, {index.catalog.count_chunks()} chunks",
     ]
+    if pending := index.count_pending():
+        lines.append(
+            f"{pending} passages wait for their vectors (found by words until then): run `schutting embed`"
+        )
     lines += [f"FAILED {source}: {reason}" for source, reason in report.failed]
     return "\n".join(lines)
 
@@ -87,7 +92,12 @@ def cmd_search(settings: Settings, args: argparse.Namespace) -> str:
     filters = _filters_from(args)
     results = search(index, question(args.query), filters, k=args.k, mode=mode)
     matches = strengths(index, mode, args.query, filters, results)
-    return _results_out(results, matches, args.json, {"query": args.query, "mode": mode})
+    share = semantic_coverage(index)
+    out = _results_out(results, matches, args.json, {"query": args.query, "mode": mode,
+                                                      "semantic_coverage": round(share, 4)})  # fmt: skip
+    if share < 1 and not args.json:
+        out += f"\nsemantic index {int(100 * share)}% complete: documents not yet embedded are found by words"
+    return out
 
 
 def cmd_similar(settings: Settings, args: argparse.Namespace) -> str:

@@ -7,7 +7,7 @@ import json
 
 from api.cli.harvest import municipality_lines
 from api.cli.progress import ProgressBar
-from api.jobs import Job, JobStore, run_in_foreground
+from api.jobs import Job, JobStore, duration, run_in_foreground
 from api.settings import Settings
 
 EXAMPLES = """examples:
@@ -58,12 +58,20 @@ def _table(jobs: list[Job]) -> str:
 
 
 def job_text(job: Job, errors: list[tuple[str, str]]) -> str:
-    rate = job.rate()
+    rate, eta = job.rate(), job.as_dict()["eta_seconds"]
+    counts = (
+        f"  {job.processed}/{job.total if job.total is not None else '?'} passages embedded"
+        + (f"; {rate:.2f} passages/s" if rate else "")
+        + (f"; ETA {duration(eta)}" if eta is not None else "")
+        + f"; semantic index {100 * float(job.result.get('semantic_coverage', 0)):.0f}% complete"
+        if job.kind == "embed"
+        else f"  {job.processed}/{job.total if job.total is not None else '?'} documents: {job.done} indexed, "
+        f"{job.skipped} unchanged, {job.failed} failed, {job.removed} removed; {job.chunks} chunks"
+        + (f"; {rate:.1f} doc/s" if rate else "")
+    )
     lines = [
         f"job {job.id} ({job.kind}): {job.state}" + (f" — {job.error}" if job.error else ""),
-        f"  {job.processed}/{job.total if job.total is not None else '?'} documents: {job.done} indexed, "
-        f"{job.skipped} unchanged, {job.failed} failed, {job.removed} removed; {job.chunks} chunks"
-        + (f"; {rate:.1f} doc/s" if rate else ""),
+        counts,
         f"  created {job.created_at}, started {job.started_at or '-'}, finished {job.finished_at or '-'}",
     ]
     if job.current:

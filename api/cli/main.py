@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from api.cli import commands, harvest, jobs, workers
+from api.cli import commands, embed, harvest, jobs, workers
 from api.errors import answer_for
 from api.evaluation import bench_load, bench_scale, embed_bench
 from api.settings import Settings
@@ -45,6 +45,7 @@ COMMANDS: dict[str, Command] = {
     "serve": commands.cmd_serve,
     "harvest": harvest.cmd_harvest,
     "jobs": jobs.cmd_jobs,
+    "embed": embed.cmd_embed,
     "bench": cmd_bench,
     "enqueue": workers.cmd_enqueue,
     "worker": workers.cmd_worker,
@@ -95,6 +96,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--ocr-page-limit", type=int, help="OCR at most this many pages per PDF")
     p.add_argument("--sync", action="store_true", help="remove documents whose file left the given folders")
     p.add_argument("--force", action="store_true", help="re-embed unchanged documents too")
+    p.add_argument(
+        "--lexical-first",
+        action="store_true",
+        help="searchable by words at once, without vectors; `schutting embed` adds them afterwards",
+    )
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser(
@@ -170,6 +176,11 @@ def parser() -> argparse.ArgumentParser:
     )
     jobs.add_arguments(
         sub.add_parser("jobs", help="admin jobs (ingest, reindex, harvest): state, errors; rerun")
+    )
+    embed.add_arguments(
+        sub.add_parser(
+            "embed", help="vectors for passages a lexical-first ingest left pending, in leased units"
+        )
     )
     workers.add_enqueue_arguments(
         sub.add_parser(

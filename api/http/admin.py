@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from api.errors import public_text, with_melding
 from api.http.admin_uploads import save_uploads
 from api.http.auth import require_admin
-from api.jobs import Job, JobRunner, JobStore, harvest_params, ingest_params
+from api.jobs import Job, JobRunner, JobStore, embed_params, harvest_params, ingest_params
 from api.queries import metadata_date, municipality_codes
 from api.settings import Settings
 from ingest.meldingen import melding
@@ -51,6 +51,7 @@ class FolderIngest(BaseModel):
     date: str = ""
     sync: bool = False  # remove documents whose file left the folder
     force: bool = False  # re-embed unchanged documents too
+    lexical_first: bool = False  # searchable by words at once; an embed job follows with the vectors
 
 
 class ReindexRequest(BaseModel):
@@ -181,7 +182,8 @@ async def ingest(request: Request, admin: AppAdmin) -> JSONResponse:
         body = _parse(FolderIngest, await request.body())
         paths = allowed_paths([p for p in [body.path, *body.paths] if p], settings.allowed_roots())
         params = ingest_params(settings, paths, municipality=_known(body.municipality), doc_type=body.type,
-                               date=metadata_date(body.date), force=body.force, sync=body.sync)  # fmt: skip
+                               date=metadata_date(body.date), force=body.force, sync=body.sync,
+                               lexical_first=body.lexical_first)  # fmt: skip
         return _accepted(admin.submit(admin.lock("ingest"), "ingest", params))
     lock = admin.lock("ingest")  # before saving anything: a busy index refuses uploads at once
     try:
@@ -221,6 +223,12 @@ def _known(municipality: str) -> str:
 async def reindex(request: Request, admin: AppAdmin) -> JSONResponse:
     body = _parse(ReindexRequest, await request.body())
     return _accepted(admin.submit(admin.lock("reindex"), "reindex", {"model": body.model}))
+
+
+@router.post("/embed", status_code=202)
+def embed(admin: AppAdmin) -> JSONResponse:
+    """Vectors for passages a lexical-first ingest left pending (one runs after such an ingest anyway)."""
+    return _accepted(admin.submit(admin.lock("embed"), "embed", embed_params()))
 
 
 @router.post("/harvest", status_code=202)

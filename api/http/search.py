@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from api.coverage import coverage, searched
+from api.coverage import coverage, searched, semantic_coverage
 from api.http.deps import AppSettings, FilterList, LiveIndex, chosen_mode
 from api.queries import build_filters, question, result_dicts
 from search.retrieval import search
@@ -25,6 +25,7 @@ def health(request: Request) -> dict[str, Any]:
         "status": "ok",
         "documents": index.catalog.count_documents(),
         "chunks": index.catalog.count_chunks(),
+        "semantic_coverage": round(semantic_coverage(index), 4),
         "model": index.manifest.model_id,
         "generation": index.folder.name,
     }
@@ -56,6 +57,7 @@ def search_documents(
         "query": q,
         "mode": chosen,
         "answered": STRONG in matches,
+        "semantic_coverage": round(semantic_coverage(index), 4),  # < 1: some documents found by words only
         "results": result_dicts(results, matches),
     }
 

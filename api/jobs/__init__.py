@@ -1,6 +1,7 @@
-"""Admin jobs (ingest, reindex, harvest): their records (``store``), what each kind does (``kinds``),
+"""Admin jobs (ingest, reindex, harvest, embed): their records (``store``), what each kind does (``kinds``),
 and running them (``runner``): in the web app's runner thread or in the CLI's foreground."""
 
+from api.jobs.embedding import duration, embed_params
 from api.jobs.kinds import HarvestIncomplete, harvest_params, ingest_options, ingest_params, ingest_target
 from api.jobs.progress import Display, JobProgress
 from api.jobs.runner import JobRunner, execute, run_in_foreground
@@ -14,6 +15,8 @@ __all__ = [
     "JobProgress",
     "JobRunner",
     "JobStore",
+    "duration",
+    "embed_params",
     "execute",
     "harvest_params",
     "ingest_options",

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from api.jobs.embedding import run_embed
 from api.jobs.progress import JobProgress
 from api.settings import Settings
 from ingest.db_cache import embedding_cache
@@ -106,6 +107,7 @@ JOB_KINDS: dict[str, Callable[[Settings, dict[str, Any], JobProgress], IngestRep
     "ingest": run_ingest,
     "reindex": run_reindex,
     "harvest": run_harvest,
+    "embed": run_embed,
 }
 
 
@@ -179,6 +181,7 @@ def ingest_params(
     limit_bytes: bool = True,
     isolated: bool = True,
     uploaded: bool = False,
+    lexical_first: bool = False,
 ) -> dict[str, Any]:
     """An ingest job's parameters: what to read, metadata defaults, and the limits in force when it
     was asked (kept in the job record, so a rerun reads the same way). The one builder for the CLI,
@@ -194,6 +197,7 @@ def ingest_params(
         # each file read in a budgeted worker process (web jobs), and uploads that fail removed
         "read_seconds": settings.read_seconds if isolated else None,
         "read_memory_mb": settings.read_memory_mb, "uploaded": uploaded,
+        "lexical_first": lexical_first,  # chunks written pending; an embed job gives them vectors
     }  # fmt: skip
 
 
@@ -216,6 +220,7 @@ def ingest_options(params: dict[str, Any]) -> IngestOptions:
         force=bool(params.get("force")),
         sync=bool(params.get("sync")),
         budget=_budget(params),
+        lexical_first=bool(params.get("lexical_first")),
     )
 
 

@@ -11,6 +11,7 @@ import queue
 import threading
 from typing import Any
 
+from api.jobs.embedding import embed_params
 from api.jobs.kinds import JOB_KINDS
 from api.jobs.progress import Display, JobProgress
 from api.jobs.store import Job, JobStore
@@ -90,11 +91,27 @@ class JobRunner:
     def _work(self) -> None:
         while True:
             job_id, lock = self._queue.get()
+            follow: int | None = None
             try:
                 execute(self.settings, self.store, job_id)
+                follow = self._embed_after(job_id, lock)
             except Exception:
                 log.exception("job %d failed", job_id)  # and recorded in the job
             finally:
-                lock.release()
                 with self._guard:
                     self._active.discard(job_id)
+                    if follow is not None:
+                        self._active.add(follow)
+                if follow is None:
+                    lock.release()
+                else:
+                    self._queue.put((follow, lock))  # the lock passes on to the embed job
+
+    def _embed_after(self, job_id: int, lock: WriterLock) -> int | None:
+        """After a lexical-first ingest, an embed job for its pending passages (same lock)."""
+        job = self.store.get(job_id)
+        if job.kind != "ingest" or not job.params.get("lexical_first") or not job.chunks:
+            return None
+        follow = self.store.create("embed", embed_params(), rerun_of=None)
+        lock.describe(f"embed job {follow.id} (web, after ingest job {job_id})")
+        return follow.id

@@ -27,7 +27,7 @@ from api.settings import Settings
 from ingest.pipeline import IngestReport
 from search.locking import other_process_alive
 
-KINDS = ("ingest", "reindex", "harvest")
+KINDS = ("ingest", "reindex", "harvest", "embed")
 UNFINISHED = ("queued", "running")
 
 SCHEMA = """
@@ -74,7 +74,7 @@ class Job:
     state: str  # queued, running, done, failed
     params: dict[str, Any]
     pid: int | None
-    total: int | None  # documents expected; None until counted
+    total: int | None  # documents expected (an embed job: passages); None until counted
     done: int  # added + updated
     failed: int
     skipped: int  # unchanged
@@ -92,7 +92,8 @@ class Job:
 
     @property
     def processed(self) -> int:
-        return self.done + self.failed + self.skipped
+        """Documents handled; for an embed job, passages embedded (its total counts passages too)."""
+        return self.chunks if self.kind == "embed" else self.done + self.failed + self.skipped
 
     def rate(self) -> float | None:
         """Documents per second since the job started."""

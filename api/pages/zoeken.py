@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from api.coverage import browse, held_of, searched
+from api.coverage import browse, held_of, searched, semantic_coverage
 from api.pages.rendering import render
 from api.queries import build_filters, iso_date, municipality_codes, provinces, question, result_dicts
 from search.errors import InvalidInput, SchuttingError
@@ -83,6 +83,7 @@ def search_page(request: Request) -> HTMLResponse:
     if index is not None:
         context.update(_choices(index))
         context["searched"] = searched(index.catalog, filters)
+        context["semantic_coverage"] = semantic_coverage(index)
     if errors:
         return render(request, "zoeken.html", context, 400)
     if index is None or not (params["q"] or context["chips"]):

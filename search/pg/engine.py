@@ -19,7 +19,7 @@ from search.embedders import Embedder, normalise
 from search.engine import IndexEngine
 from search.errors import Busy, IndexMismatch
 from search.index import Manifest
-from search.pg import ranking
+from search.pg import pending, ranking
 from search.pg.catalog import PgCatalog
 from search.pg.connection import Database
 from search.pg.generations import Generation
@@ -77,11 +77,32 @@ class PgEngine:
 
     # -- writes: each call is one transaction --------------------------------------------
 
-    def put(self, items: Sequence[tuple[Document, Sequence[Chunk], np.ndarray]]) -> None:
+    def put(self, items: Sequence[tuple[Document, Sequence[Chunk], np.ndarray | None]]) -> None:
         if items:
             with self.db.write() as conn:
                 self._refuse_during_reindex(conn)
+                if any(vectors is None for _, _, vectors in items):
+                    pending.allow_pending(conn, self.schema)
                 self._writer.put(conn, items)
+
+    def set_vectors(self, chunk_ids: Sequence[int], vectors: np.ndarray) -> int:
+        if not len(chunk_ids):
+            return 0
+        with self.db.write() as conn:
+            self._refuse_during_reindex(conn)
+            return pending.set_vectors(conn, self.schema, chunk_ids, vectors)
+
+    def pending_chunks(self) -> list[int]:
+        with self.db.read() as conn:
+            return pending.chunk_ids(conn, self.schema)
+
+    def pending_passages(self, first: int, last: int) -> list[tuple[int, str, Chunk]]:
+        with self.db.read() as conn:
+            return pending.passages(conn, self.schema, first, last)
+
+    def count_pending(self) -> int:
+        with self.db.read() as conn:
+            return pending.count(conn, self.schema)
 
     def delete(self, doc_ids: Sequence[str]) -> int:
         if not doc_ids:
@@ -129,8 +150,9 @@ class PgEngine:
             return np.zeros((0, self.generation.dim), dtype=np.float32)
         with self.db.read() as conn:
             rows = conn.execute(f"SELECT id, vector FROM {self.schema}.chunks WHERE id = ANY(%s)", (ids,))
-            found = {int(i): as_array(v) for i, v in rows.fetchall()}
-        return np.vstack([found[i] for i in ids]).astype(np.float32)
+            found = {int(i): as_array(v) for i, v in rows.fetchall() if v is not None}
+        empty = np.zeros(self.generation.dim, dtype=np.float32)  # a pending chunk: no vector yet
+        return np.vstack([found.get(i, empty) for i in ids]).astype(np.float32)
 
     def profile_of(self, vectors: np.ndarray, doc_type: str = "") -> np.ndarray:
         raw = normalise(np.asarray(vectors, dtype=np.float32).mean(axis=0))[0]

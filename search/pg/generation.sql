@@ -1,5 +1,6 @@
 -- One generation's tables; {schema}, {dim} and {vector_index} are filled in by search/pg/generations.py.
--- Format version: GENERATION_FORMAT in that module (bump it with any change here).
+-- Format version: GENERATION_FORMAT in that module (bump it with any change here that older
+-- generations cannot follow; nullable chunk vectors are added to older ones by search/pg/pending.py).
 CREATE SCHEMA {schema};
 CREATE TABLE {schema}.documents (
     id text PRIMARY KEY,
@@ -43,9 +44,10 @@ CREATE TABLE {schema}.chunks (
     page integer,
     tsv tsvector NOT NULL,           -- title + label + text, Dutch snowball stems without stop words
     dl integer NOT NULL,             -- tokens in tsv: the BM25 document length
-    vector vector({dim}) NOT NULL
+    vector vector({dim})             -- NULL: pending (lexical-first ingest), found by words until embedded
 );
 CREATE INDEX ON {schema}.chunks (doc_id, ordinal);
+CREATE INDEX chunks_pending ON {schema}.chunks (id) WHERE vector IS NULL;
 CREATE INDEX ON {schema}.chunks USING gin (tsv);
 {vector_index}
 -- Mean of a document's leading chunk vectors (normalised), for find-similar.

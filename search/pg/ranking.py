@@ -36,7 +36,10 @@ def dense(
     if allowed == 0 or k <= 0:
         return []
     query = np.asarray(vector, dtype=np.float32).reshape(-1)
-    base = f"SELECT c.id, -(c.vector <#> %s) FROM {s}.chunks c JOIN {s}.documents d ON d.id = c.doc_id WHERE {cond}"
+    base = (
+        f"SELECT c.id, -(c.vector <#> %s) FROM {s}.chunks c JOIN {s}.documents d ON d.id = c.doc_id "
+        f"WHERE c.vector IS NOT NULL AND {cond}"  # pending chunks (no vector yet) are found by words only
+    )
     if index != "exact" and allowed > EXACT_LIMIT and k <= MAX_EF_SEARCH:
         distance = (
             "c.vector <#> %s" if index == "hnsw" else f"c.vector::halfvec({dim}) <#> %s::halfvec({dim})"

@@ -50,7 +50,7 @@ class Writer:
         self.dim = dim
 
     def put(
-        self, conn: psycopg.Connection, items: Sequence[tuple[Document, Sequence[Chunk], np.ndarray]]
+        self, conn: psycopg.Connection, items: Sequence[tuple[Document, Sequence[Chunk], np.ndarray | None]]
     ) -> None:
         doc_ids = [doc.id for doc, _, _ in items]
         removed = self._term_counts(conn, "c.doc_id = ANY(%s)", doc_ids)
@@ -58,7 +58,7 @@ class Writer:
         conn.execute(f"DELETE FROM {self.s}.documents WHERE id = ANY(%s)", (doc_ids,))
         added_ids: list[int] = []
         for doc, chunks, vectors in items:
-            matrix = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+            matrix = None if vectors is None else np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim)
             added_ids += self._insert(conn, doc, chunks, matrix)
         added = self._term_counts(conn, "c.id = ANY(%s)", added_ids)
         new_chunks, new_tokens = self._sizes(conn, "id = ANY(%s)", added_ids)
@@ -84,8 +84,9 @@ class Writer:
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def _insert(
-        self, conn: psycopg.Connection, doc: Document, chunks: Sequence[Chunk], vectors: np.ndarray
+        self, conn: psycopg.Connection, doc: Document, chunks: Sequence[Chunk], vectors: np.ndarray | None
     ) -> list[int]:
+        """A document with its chunks; without vectors the chunks are pending (NULL vector)."""
         extra = doc.extra
         conn.execute(
             INSERT_DOCUMENT.format(s=self.s),
@@ -104,11 +105,12 @@ class Writer:
             cur.executemany(
                 INSERT_CHUNK.format(s=self.s),
                 [(doc.id, c.ordinal, c.text, c.label, c.start, c.end, c.page, v, lexical_text(doc, c))
-                 for c, v in zip(chunks, vectors, strict=True)],
+                 for c, v in zip(chunks, [None] * len(chunks) if vectors is None else vectors, strict=True)],
                 returning=True,
             )  # fmt: skip
             ids = _returned_ids(cur) if chunks else []
-        self._put_profile(conn, doc, chunks, vectors)
+        if vectors is not None:
+            self._put_profile(conn, doc, chunks, vectors)
         return ids
 
     def _put_profile(

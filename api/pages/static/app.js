@@ -76,7 +76,7 @@ function focusPassage() {
 
 const TOKEN_KEY = "schutting-beheerderstoken";
 const STATES = { queued: "In de wachtrij", running: "Bezig", done: "Klaar", failed: "Mislukt" };
-const KINDS = { ingest: "Documenten toevoegen", reindex: "Herindexeren" };
+const KINDS = { ingest: "Documenten toevoegen", reindex: "Herindexeren", embed: "Semantische index aanvullen" };
 
 function setupAdmin(root) {
   document.querySelectorAll("[data-needs-js]").forEach((notice) => notice.remove());
@@ -240,15 +240,29 @@ function progressCell(job) {
   if (job.total) bar.value = processed;
   else if (job.state === "done") bar.value = 1;
   else bar.removeAttribute("value");
-  cell.append(bar, el("br"), job.total ? processed + " van " + job.total + " documenten" : processed + " documenten");
+  const unit = job.kind === "embed" ? " passages" : " documenten";
+  cell.append(bar, el("br"), job.total ? processed + " van " + job.total + unit : processed + unit);
+  if (job.kind === "embed" && job.state === "running") cell.append(el("br"), el("span", { class: "muted" }, embedPace(job)));
   const failed = new Set((job.errors || []).map((e) => baseName(Array.isArray(e) ? e[0] : e.source || "")));
-  if (job.state === "running" && job.current && !failed.has(baseName(job.current))) {
+  if (job.kind !== "embed" && job.state === "running" && job.current && !failed.has(baseName(job.current))) {
     cell.append(el("br"), el("span", { class: "muted" }, "Bezig met: " + baseName(job.current)));
   }
   return cell;
 }
 
+// An embed job's pace: passages per second and the time left, in Dutch.
+function embedPace(job) {
+  const rate = job.rate ? job.rate.toLocaleString("nl-NL", { maximumFractionDigits: 1 }) + " passages per seconde" : "snelheid nog onbekend";
+  if (job.eta_seconds === null || job.eta_seconds === undefined) return rate;
+  const minutes = Math.round(job.eta_seconds / 60);
+  return rate + " · nog ongeveer " + (minutes < 1 ? "een minuut" : minutes + " minuten");
+}
+
 function resultCell(job) {
+  if (job.kind === "embed") {
+    const share = job.result && job.result.semantic_coverage !== undefined ? Math.floor(job.result.semantic_coverage * 100) : null;
+    return el("td", {}, job.chunks + " passages verwerkt" + (share !== null ? "; semantische index " + share + "% gereed" : ""));
+  }
   const parts = [job.done + " verwerkt"];
   if (job.skipped) parts.push(job.skipped + " ongewijzigd");
   if (job.removed) parts.push(job.removed + " verwijderd");
