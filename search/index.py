@@ -63,6 +63,7 @@ class Index:
         self.filters = ChunkFilter(self.catalog)
         self._profiles: Profiles | None = None
         self._bulk = False
+        self._pending: tuple[int, int] | None = None  # (catalog revision, chunks without a vector)
         self._open_structures()
 
     def _open_structures(self) -> None:
@@ -254,7 +255,11 @@ class Index:
         return pending.passages(self.catalog, first, last)
 
     def count_pending(self) -> int:
-        return pending.count(self.catalog)
+        """Counted once per catalog revision (hybrid search asks on every question)."""
+        revision = self.catalog.revision()
+        if self._pending is None or self._pending[0] != revision:
+            self._pending = (revision, pending.count(self.catalog))
+        return self._pending[1]
 
     def delete(self, doc_ids: Sequence[str]) -> int:
         """Remove documents from every structure; returns how many existed."""

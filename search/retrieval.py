@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from search.engine import IndexEngine
 from search.errors import InvalidInput
-from search.ranking import query_stems, reciprocal_rank_fusion
+from search.ranking import RRF_K, query_stems, reciprocal_rank_fusion
 from search.results import MODES, check_request, document_groups, results
 
 # Find-similar lives in search/similarity.py; re-exported so callers have one entry point.
@@ -40,12 +42,30 @@ def search(
         if mode in ("lexical", "hybrid"):
             rankings.append(index.lexical_search(query, filters, depth))
         fused = rankings[0] if len(rankings) == 1 else reciprocal_rank_fusion(rankings, QUESTION_WEIGHTS)
+        if len(rankings) == 2 and index.count_pending():
+            fused = pending_ranked_lexically(index, fused, rankings[1])
         groups = document_groups(index, fused)
         exhausted = all(len(r) < depth for r in rankings)
         if len(groups) >= k or exhausted or depth >= index.catalog.count_chunks():
             break
         depth *= 4
     return results(index, groups[:k], query_stems(query), passages)
+
+
+def pending_ranked_lexically(
+    index: IndexEngine, fused: list[tuple[int, float]], lexical: list[tuple[int, float]]
+) -> list[tuple[int, float]]:
+    """Hybrid fusion while a lexical-first ingest is being embedded: a chunk without a vector yet
+    has no dense rank, so its lexical rank stands in for it. At no vectors this is the lexical
+    ranking, at all vectors plain hybrid; in between a document is not pushed below every passage
+    that happens to be embedded already (the dense list holds only those)."""
+    ids = np.asarray([c for c, _ in lexical], dtype=np.int64)
+    pending = {int(c) for c, row in zip(ids, index.chunk_vectors(ids), strict=True) if not row.any()}
+    if not pending:
+        return fused
+    weight = QUESTION_WEIGHTS[0]
+    stand_in = {c: weight / (RRF_K + rank + 1) for rank, (c, _) in enumerate(lexical) if c in pending}
+    return sorted(((c, s + stand_in.get(c, 0.0)) for c, s in fused), key=lambda p: (-p[1], p[0]))
 
 
 __all__ = ["MODES", "QueryDocument", "query_document", "search", "similar"]

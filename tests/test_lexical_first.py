@@ -83,6 +83,10 @@ def test_found_by_words_before_vectors_then_ranked_hybrid_after(
     assert {"a1", "w2"} <= {
         d for d, _ in ranked(lexical, "rioolheffing", "hybrid")
     }  # the rest still by words
+    # A pending passage's lexical rank stands in for its missing dense rank: the best answer (w1, not
+    # embedded yet) is not pushed below the few passages that happen to have vectors (a1, a2).
+    assert {d for d, _ in ranked(lexical, "riool parkeervergunning", "dense")} == {"a1", "a2"}
+    assert ranked(lexical, "bijzondere bijstand uitvaart", "hybrid")[0][0] == "w1"
 
     report = backfill(lexical, cache, table, unit_passages=3)
     assert (report.applied, report.pending_at_start, lexical.count_pending()) == (6, 6, 0)

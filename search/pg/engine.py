@@ -52,6 +52,7 @@ class PgEngine:
         self._writer = Writer(generation.name, generation.dim)
         self._lock = threading.RLock()
         self._mean: tuple[int, np.ndarray] | None = None
+        self._pending: tuple[int, int] | None = None  # (revision, chunks without a vector)
 
     @property
     def folder(self) -> PurePosixPath:
@@ -101,8 +102,12 @@ class PgEngine:
             return pending.passages(conn, self.schema, first, last)
 
     def count_pending(self) -> int:
-        with self.db.read() as conn:
-            return pending.count(conn, self.schema)
+        """Counted once per revision (hybrid search asks on every question)."""
+        revision = self.catalog.revision()
+        if self._pending is None or self._pending[0] != revision:
+            with self.db.read() as conn:
+                self._pending = (revision, pending.count(conn, self.schema))
+        return self._pending[1]
 
     def delete(self, doc_ids: Sequence[str]) -> int:
         if not doc_ids:

@@ -18,18 +18,25 @@ from search.types import Chunk
 
 
 def allow_pending(conn: psycopg.Connection, s: str) -> None:
-    row = conn.execute(
-        "SELECT attnotnull FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'vector'",
-        (f"{s}.chunks",),
-    ).fetchone()
-    if row and row[0]:
+    if _not_null(conn, s):
         conn.execute(f"ALTER TABLE {s}.chunks ALTER COLUMN vector DROP NOT NULL")
         conn.execute(f"CREATE INDEX IF NOT EXISTS chunks_pending ON {s}.chunks (id) WHERE vector IS NULL")
 
 
 def count(conn: psycopg.Connection, s: str) -> int:
+    """Chunks without a vector: through the partial index, or none where vectors are NOT NULL."""
+    if _not_null(conn, s):
+        return 0  # a generation that never held a pending chunk (and has no index to count them)
     row = conn.execute(f"SELECT count(*) FROM {s}.chunks WHERE vector IS NULL").fetchone()
     return int(row[0]) if row else 0
+
+
+def _not_null(conn: psycopg.Connection, s: str) -> bool:
+    row = conn.execute(
+        "SELECT attnotnull FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'vector'",
+        (f"{s}.chunks",),
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def chunk_ids(conn: psycopg.Connection, s: str) -> list[int]:
