@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
+from api.cli.progress import ProgressBar
 from api.jobs import embed_params, run_in_foreground
 from api.settings import Settings
 from ingest.backfill import LEASE_S, UNIT_PASSAGES, embed_units
@@ -42,7 +42,8 @@ def cmd_embed(settings: Settings, args: argparse.Namespace) -> str:
     if args.worker_only:
         return _worker(settings, args)
     params = embed_params(max(1, args.workers), args.threads, args.unit, args.lease)
-    job, _ = run_in_foreground(settings, "embed", params, _Lines(args.json))
+    with ProgressBar("embed", args.json) as bar:
+        job, _ = run_in_foreground(settings, "embed", params, bar)
     if args.json:
         return json.dumps({"job": job.id, **job.result})
     result = job.result
@@ -64,20 +65,3 @@ def _worker(settings: Settings, args: argparse.Namespace) -> str:
         cache.close()
         table.close()
     return json.dumps({"units": done}) if args.json else f"worker done: {done} unit(s)"
-
-
-class _Lines:
-    """The embed job's progress on stderr: passages done/total, rate, ETA (the job record has them too)."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self.total = 0
-        self.last = ""
-
-    def set_total(self, total: int) -> None:
-        self.total = total
-
-    def update(self, report: object, source: str) -> None:
-        if not self.quiet and source != self.last:
-            self.last = source
-            print(f"embed: {source}", file=sys.stderr, flush=True)

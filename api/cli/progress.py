@@ -21,6 +21,7 @@ class ProgressBar:
         self.quiet = quiet
         self.bar: Any = None
         self.total: int | None = None
+        self.unit = "passages" if label == "embed" else "documents"  # an embed job counts passages
         self._started = time.monotonic()
         self._printed = self._started
 
@@ -28,7 +29,7 @@ class ProgressBar:
         if not self.quiet and sys.stderr.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(desc=self.label, unit="doc", file=sys.stderr, dynamic_ncols=True)
+            self.bar = tqdm(desc=self.label, unit=self.unit[:-1], file=sys.stderr, dynamic_ncols=True)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -42,11 +43,15 @@ class ProgressBar:
             self.bar.refresh()
 
     def update(self, report: IngestReport, source: str) -> None:
-        processed = report.done + len(report.skipped) + len(report.failed)
+        processed = (
+            report.chunks
+            if self.unit == "passages"
+            else report.done + len(report.skipped) + len(report.failed)
+        )
         if self.bar is not None:
             self.bar.update(processed - self.bar.n)
             failed = f"{len(report.failed)} failed " if report.failed else ""
-            self.bar.set_postfix_str(f"{failed}{Path(source).name[:40]}", refresh=False)
+            self.bar.set_postfix_str(f"{failed}{self._note(source)[:40]}", refresh=False)
         elif not self.quiet and time.monotonic() - self._printed >= PLAIN_EVERY_S:
             self._printed = time.monotonic()
             print(self.line(processed, source), file=sys.stderr, flush=True)
@@ -56,11 +61,18 @@ class ProgressBar:
         rate = processed / elapsed if elapsed > 0 else 0.0
         of = f"/{self.total}" if self.total is not None else ""
         eta = f", ETA {_duration((self.total - processed) / rate)}" if self.total and rate else ""
-        return f"{self.label}: {processed}{of} documents, {rate:.1f} doc/s{eta}  {Path(source).name}"
+        per_s = f"{rate:.2f} passages/s" if self.unit == "passages" else f"{rate:.1f} doc/s"
+        return f"{self.label}: {processed}{of} {self.unit}, {per_s}{eta}  {self._note(source)}"
+
+    def _note(self, source: str) -> str:
+        """The file being read; for an embed job, how complete the semantic index is."""
+        return source.rsplit("; ", 1)[-1] if self.unit == "passages" else Path(source).name
 
 
 def _duration(seconds: float) -> str:
     seconds = max(int(seconds), 0)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
