@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ingest.embed_units import Unit, UnitTable
-from ingest.embedding import EmbeddingCache, embed_passages, titled_passage
+from ingest.embedding import EmbeddingCache, embed_passages
 from search.engines import OpenedIndex
 
 UNIT_PASSAGES = 256
@@ -41,7 +41,7 @@ def embed_unit(index: OpenedIndex, cache: EmbeddingCache, table: UnitTable, unit
     """Embed a claimed unit into the cache while a second thread renews its lease (the model
     releases the GIL); False when the lease was lost (another worker has taken the unit)."""
     passages = index.pending_passages(unit.first, unit.last)
-    texts = [titled_passage(title, chunk) for _, title, chunk in passages]
+    texts = [chunk.embedded_text(title) for _, title, chunk in passages]
     stop, lost = threading.Event(), threading.Event()
     lease = threading.Thread(target=_keep_lease, args=(table, unit, worker, lease_s, stop, lost), daemon=True)
     lease.start()
@@ -146,7 +146,7 @@ def backfill(
 def apply_unit(index: OpenedIndex, cache: EmbeddingCache, table: UnitTable, unit: Unit) -> int:
     """Give a unit's pending chunks their vectors (from the cache; any missing are embedded now)."""
     passages = index.pending_passages(unit.first, unit.last)
-    vectors = embed_passages(index.embedder, [titled_passage(t, c) for _, t, c in passages], cache)
+    vectors = embed_passages(index.embedder, [c.embedded_text(t) for _, t, c in passages], cache)
     count = index.set_vectors([chunk_id for chunk_id, _, _ in passages], vectors)
     table.applied(unit)
     return count

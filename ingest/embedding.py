@@ -16,13 +16,7 @@ from search.types import Chunk, Document
 
 def passage_text(document: Document, chunk: Chunk) -> str:
     """What gets embedded for a chunk: the document title and section label give context."""
-    return titled_passage(document.title, chunk)
-
-
-def titled_passage(title: str, chunk: Chunk) -> str:
-    """``passage_text`` from the title alone (the embed job reads pending chunks with their title)."""
-    context = title if not chunk.label else f"{title} — {chunk.label}"
-    return f"{context}\n{chunk.text}"
+    return chunk.embedded_text(document.title)
 
 
 CACHE_FILE = "embedding-cache.sqlite"

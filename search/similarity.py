@@ -47,6 +47,10 @@ def query_document(index: IndexEngine, doc_id: str) -> QueryDocument:
     ids = np.asarray([cid for cid, _ in chunks], dtype=np.int64)
     text = f"{info.title}\n" + "\n".join(c.text for _, c in chunks)
     vectors = index.chunk_vectors(ids)
+    pending = np.flatnonzero(~vectors.any(axis=1))  # not embedded yet (lexical-first): embed them now
+    if len(pending):
+        texts = [chunks[i][1].embedded_text(info.title) for i in pending]
+        vectors[pending] = index.embedder.embed_passages(texts)
     return QueryDocument(text, vectors, info.municipality_code, doc_id, info.doc_type)
 
 

@@ -57,6 +57,11 @@ class Chunk:
     end: int
     page: int | None = None
 
+    def embedded_text(self, title: str) -> str:
+        """What gets embedded for this chunk: its document's title and section label give context."""
+        context = title if not self.label else f"{title} — {self.label}"
+        return f"{context}\n{self.text}"
+
 
 @dataclass(frozen=True)
 class Hit:

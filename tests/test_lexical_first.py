@@ -69,6 +69,10 @@ def test_found_by_words_before_vectors_then_ranked_hybrid_after(
         hybrid = [d for d, _ in ranked(lexical, question, "hybrid")]
         assert hybrid and hybrid == [d for d, _ in ranked(lexical, question, "lexical")]
     assert {"a1", "w2"} <= {d for d, _ in ranked(lexical, "rioolheffing", "hybrid")}
+    # Find-similar from a document not embedded yet embeds its passages for the query.
+    np.testing.assert_allclose(
+        query_document(lexical, "a1").vectors, query_document(whole, "a1").vectors, atol=1e-4
+    )
 
     # The embed job, one unit of 3 passages at a time: a worker embeds a unit, the writer applies it.
     cache, table = EmbeddingCache(tmp_path / "cache.sqlite"), UnitTable(tmp_path / "units.sqlite")
@@ -104,9 +108,7 @@ def test_found_by_words_before_vectors_then_ranked_hybrid_after(
 
 def test_pending_passages_are_the_texts_an_ingest_embeds(pair: tuple[OpenedIndex, OpenedIndex]) -> None:
     lexical, _ = pair
-    from ingest.embedding import titled_passage
-
-    texts = {titled_passage(title, c) for _, title, c in lexical.pending_passages(0, 10**9)}
+    texts = {c.embedded_text(title) for _, title, c in lexical.pending_passages(0, 10**9)}
     assert texts == {passage_text(d, c) for d in CORPUS for c in _chunks(d)}
 
 
