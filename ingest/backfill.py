@@ -25,6 +25,7 @@ from search.engines import OpenedIndex
 UNIT_PASSAGES = 256
 LEASE_S = 120.0
 BATCH = 16  # passages embedded between two checks that the lease is still ours
+FLUSH_EVERY_S = 300.0
 
 
 def worker_name() -> str:
@@ -124,10 +125,14 @@ def backfill(
     False: other processes do), apply embedded ones. Flushes the index at the end."""
     generation, worker = generation_of(index), worker_name()
     report = BackfillReport(index.count_pending(), index.catalog.count_chunks())
+    flushed = time.monotonic()
     while True:
         for ready in table.ready(generation):
             report.applied += apply_unit(index, cache, table, ready)
             report.units_done += 1
+        if time.monotonic() - flushed > FLUSH_EVERY_S:  # checkpoints, so a reopen replays little
+            index.flush()
+            flushed = time.monotonic()
         report.units = table.counts(generation)
         if progress is not None:
             progress(report)
