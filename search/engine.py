@@ -116,6 +116,12 @@ class IndexEngine(Protocol):
         """(chunk id, BM25 score) best first, chunks that pass the filters and match a term."""
         ...
 
+    def lexical_terms(self, words: Sequence[str]) -> tuple[int, dict[str, tuple[str, int]]]:
+        """(chunks indexed, {word: (its index term, chunks holding that term)}) for the lower-case
+        words that are index terms in this engine's analysis: what find-similar needs to pick a
+        document's distinctive words ("more like this") and search them with ``lexical_search``."""
+        ...
+
     def chunk_vectors(self, chunk_ids: np.ndarray) -> np.ndarray:
         """The stored vectors of these chunks, one row each."""
         ...

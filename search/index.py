@@ -200,6 +200,10 @@ class Index:
             allowed = self.filters.allowed(filters, self._revision)
             return self.lexical.search(text, k, allowed.mask if allowed is not None else None)
 
+    def lexical_terms(self, words: Sequence[str]) -> tuple[int, dict[str, tuple[str, int]]]:
+        with self._lock:
+            return self.lexical.term_frequencies(words)
+
     def chunk_vectors(self, chunk_ids: np.ndarray) -> np.ndarray:
         return self.catalog.vectors_of([int(c) for c in chunk_ids], self.manifest.dim)
 

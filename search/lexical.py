@@ -98,6 +98,18 @@ class LexicalIndex:
             self._pending_segment = Segment.build(ids, [self.pending[c] for c in ids])
         return self.segments + ([self._pending_segment] if self.pending and self._pending_segment else [])
 
+    def term_frequencies(self, words: Sequence[str]) -> tuple[int, dict[str, tuple[str, int]]]:
+        """(live chunks, {word: (its term, chunks holding the term)}) for the words that are
+        indexed terms (stop words and unseen terms left out); a word is analysed as in ``analyse``."""
+        segments = self._all_segments()
+        wanted = [w for w in dict.fromkeys(w.lower() for w in words) if w not in STOPWORDS]
+        found: dict[str, tuple[str, int]] = {}
+        for word, term in zip(wanted, dutch_stemmer().stemWords(wanted), strict=True):
+            df = sum(s.df(term) for s in segments)
+            if df:
+                found[word] = (term, df)
+        return sum(s.live() for s in segments), found
+
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Best chunks for the query; `allowed` is a bool mask by chunk id (None: all).
 

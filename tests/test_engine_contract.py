@@ -16,6 +16,7 @@ from search import engines
 from search.embedders import Embedder
 from search.engine import IndexEngine
 from search.engines import Place
+from search.more_like_this import distinctive_words
 from search.retrieval import query_document, search, similar
 from search.types import Document, Filters, Section
 
@@ -125,6 +126,22 @@ def test_lexical_search_stems_dutch_and_ranks_by_bm25(loaded: IndexEngine) -> No
     assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
     assert loaded.lexical_search("onbekendwoord", Filters(), 10) == []
     assert loaded.lexical_search("de het een", Filters(), 10) == []  # stop words only
+
+
+def test_lexical_terms_give_each_word_its_term_and_document_frequency(loaded: IndexEngine) -> None:
+    chunks, found = loaded.lexical_terms(
+        ["rioolheffing", "rioolheffingen", "grofvuil", "de", "onbekendwoord"]
+    )
+    assert chunks == loaded.catalog.count_chunks()
+    assert set(found) == {"rioolheffing", "rioolheffingen", "grofvuil"}  # no stop word, no unseen word
+    assert found["rioolheffing"][0] == found["rioolheffingen"][0]  # one stem
+    # rioolheffing: a1's two articles and w2's one (each passage holds its title); grofvuil: h1 and h2
+    assert found["rioolheffing"][1] == 3 and found["grofvuil"][1] == 2
+    text = "Rioolheffing 2024 in Wassenaar en Wassenaar: rioolheffing, het tarief, grofvuil en riolering."
+    # by tf x idf: rioolheffing (tf 2, df 3) before tarief and riolering (tf 1, df 1), then grofvuil
+    # (tf 1, df 2); no number, no name (Wassenaar is written with a capital), no unseen word
+    words = distinctive_words(loaded, text, 4, min_df=1, max_share=1.0)
+    assert words == ["rioolheffing", "riolering", "tarief", "grofvuil"]
 
 
 def test_dense_search_fills_k_under_a_selective_filter(loaded: IndexEngine) -> None:

@@ -12,7 +12,8 @@ from typing import Any
 from api.cli.progress import ProgressBar, failures_text
 from api.coverage import semantic_coverage
 from api.evaluation.answerability import answerability, format_answerability
-from api.evaluation.evaluate import evaluate, format_metrics
+from api.evaluation.evaluate import evaluate, evaluate_folds, format_metrics
+from api.evaluation.folds import format_folds
 from api.jobs import ingest_params, run_in_foreground
 from api.queries import build_filters, municipality_codes, question, result_dicts
 from api.settings import Settings
@@ -194,6 +195,10 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> str:
         found = answerability(args.folder, settings, model=args.model or settings.model, mode=mode,
                               split=args.split, limit=args.limit)  # fmt: skip
         return json.dumps(found) if args.json else format_answerability(found)
+    if getattr(args, "folds", None):
+        found = evaluate_folds(args.folder, settings, model=args.model or settings.model, k=args.folds,
+                               split=args.split)  # fmt: skip
+        return json.dumps(found) if args.json else format_folds(found)
     metrics = evaluate(args.folder, settings, model=args.model or settings.model, mode=mode, split=args.split,
                        limit=args.limit)  # fmt: skip
     return json.dumps(metrics) if args.json else format_metrics(metrics)

@@ -159,6 +159,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="dev")
     p.add_argument("--limit", type=int, help="evaluate only the first N queries")
     p.add_argument(
+        "--folds",
+        type=int,
+        help="similar-plans: choose the find-similar recipe by K-fold cross-validation over municipalities",
+    )
+    p.add_argument(
         "--answerability",
         action="store_true",
         help="ask each question also with its answer excluded: how often is the top result weak?",

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from api.evaluation import folds, similar_eval
 from api.settings import Settings
 from ingest.embedding import EmbeddingCache
 from ingest.municipalities import load_municipalities
@@ -23,11 +24,12 @@ from search.embedders import load_embedder
 from search.engine import IndexEngine
 from search.engines import Place, open_live
 from search.errors import InvalidInput, UnreadableDocument
-from search.metrics import evaluate_run, percentile
+from search.metrics import evaluate_run, ndcg_at, percentile
 from search.retrieval import query_document, search, similar
 from search.types import Document
 
 INDEX_RECIPE = "chunks200-title-context-v1"  # change when chunking or passage text changes
+SIMILAR_PLANS = "similar-plans"  # the query-by-document set with topic clusters (similar_eval.py)
 
 
 def load_queries(folder: Path) -> list[dict[str, Any]]:
@@ -84,6 +86,8 @@ def evaluate(
 ) -> dict[str, Any]:
     qrels = load_qrels(folder, split)
     queries = [q for q in load_queries(folder) if q["_id"] in qrels][:limit]
+    if folder.name == SIMILAR_PLANS:
+        queries = similar_eval.annotate_clusters(folder, queries)
     started = time.monotonic()
     index = eval_index(folder, settings, model)
     index_seconds = time.monotonic() - started
@@ -95,6 +99,7 @@ def evaluate(
     metrics = evaluate_run(run, {q["_id"]: qrels[q["_id"]] for q in queries})
     return {
         **metrics,
+        **by_cluster(queries, run, qrels),
         "set": folder.name,
         "split": split,
         "mode": mode,
@@ -104,6 +109,48 @@ def evaluate(
         "latency_ms_p50": round(percentile(latencies, 50), 1),
         "latency_ms_p95": round(percentile(latencies, 95), 1),
         "index_seconds": round(index_seconds, 1),
+    }
+
+
+def by_cluster(
+    queries: list[dict[str, Any]], run: dict[str, list[str]], qrels: dict[str, set[str]]
+) -> dict[str, Any]:
+    """``{"by_cluster": {cluster: nDCG@10}}`` over the queries with ``metadata.cluster``; {} if none."""
+    groups: dict[str, list[float]] = {}
+    for q in queries:
+        name = (q.get("metadata") or {}).get("cluster")
+        if name:
+            groups.setdefault(name, []).append(ndcg_at(run.get(q["_id"], []), qrels[q["_id"]], 10))
+    if not groups:
+        return {}
+    return {"by_cluster": {c: round(sum(v) / len(v), 4) for c, v in sorted(groups.items())}}
+
+
+def evaluate_folds(
+    folder: Path, settings: Settings, model: str, k: int, split: str = "dev"
+) -> dict[str, Any]:
+    """Find-similar recipes chosen by K-fold cross-validation over dev municipalities (folds.py)."""
+    if folder.name != SIMILAR_PLANS:
+        raise InvalidInput(f"--folds needs the {SIMILAR_PLANS} set (query by document with topic clusters)")
+    if not 2 <= k <= 20:
+        raise InvalidInput("--folds must be between 2 and 20")
+    shipped = load_queries(folder)
+    qrels = load_qrels(folder, split)
+    dev = similar_eval.dev_queries(folder, shipped)
+    similar_eval.check_shipped(dev, [q for q in shipped if q["_id"] in qrels], qrels)
+    index = eval_index(folder, settings, model)
+    scores, ms = folds.score_grid(index, dev, folds.GRID)
+    ids = {q["_id"] for q in shipped}
+    return {
+        "set": folder.name,
+        "split": split,
+        "model": model,
+        "queries": len(dev.queries),
+        "municipalities": len(dev.municipalities),
+        "folds": k,
+        "cv": folds.cross_validate(dev, scores, folds.GRID, k, ids),
+        "grid": folds.grid_table(dev, scores, folds.GRID, ids),
+        "signals_ms_mean": round(ms, 1),
     }
 
 

@@ -19,7 +19,7 @@ from search.embedders import Embedder, normalise
 from search.engine import IndexEngine
 from search.errors import Busy, IndexMismatch
 from search.index import Manifest
-from search.pg import pending, ranking
+from search.pg import pending, ranking, terms
 from search.pg.catalog import PgCatalog
 from search.pg.connection import Database
 from search.pg.generations import Generation
@@ -148,6 +148,10 @@ class PgEngine:
     def lexical_search(self, text: str, filters: Filters, k: int) -> list[tuple[int, float]]:
         with self.db.read() as conn:
             return ranking.lexical(conn, self.schema, text, filters, k)
+
+    def lexical_terms(self, words: Sequence[str]) -> tuple[int, dict[str, tuple[str, int]]]:
+        with self.db.read() as conn:
+            return terms.term_frequencies(conn, self.schema, words)
 
     def chunk_vectors(self, chunk_ids: np.ndarray) -> np.ndarray:
         ids = [int(i) for i in np.asarray(chunk_ids).reshape(-1)]
