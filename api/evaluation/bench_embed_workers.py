@@ -4,8 +4,9 @@ load average before each run (on a shared machine the speed-up says little witho
 
 Data: the first ``--documents`` documents of ``../shared/eval/similar-plans/corpus.jsonl`` (or
 ``--source``), ingested lexical-first into a fresh data dir for every run, so each run has its own
-embedding cache and embeds every passage itself. The job is ``schutting embed --workers N --threads T``:
-the job process works units too, N - 1 helper processes take units beside it.
+embedding cache and embeds every passage itself. It runs what ``schutting embed --workers N --threads T``
+runs (``ingest.backfill`` in this process, which works units too, and N - 1 ``--worker-only`` helpers),
+without the job record.
 """
 
 from __future__ import annotations
@@ -14,14 +15,17 @@ import argparse
 import json
 import os
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from api.jobs import embed_params, run_in_foreground
-from api.settings import Settings
+from ingest.backfill import backfill, generation_of
+from ingest.embed_units import UnitTable
+from ingest.embedding import EmbeddingCache
 from ingest.pipeline import IngestOptions, ingest_documents
 from ingest.sources import ReadOptions, read_source
 from search.embedders import load_embedder
@@ -61,22 +65,32 @@ def report(args: argparse.Namespace) -> str:
 
 def run(workers: int, docs: list[Document], args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-embed-workers-") as tmp:
-        settings = Settings(data_dir=Path(tmp) / "data", model=args.model)
-        index = open_live(Place.of(settings), load_embedder(args.model), create=True)
+        data = Path(tmp) / "data"
+        index = open_live(Place(data), load_embedder(args.model), create=True)
         assert index is not None  # create=True with an embedder always gives an index
         ingest_documents(index, docs, IngestOptions(lexical_first=True))
         index.flush()
         passages = index.count_pending()
-        index.close()
+        cache, table = EmbeddingCache.in_data_dir(data), UnitTable.in_data_dir(data)
+        table.plan(generation_of(index), index.pending_chunks(), args.unit)
         load = os.getloadavg()[0]
         cpu, started = _cpu_seconds(), time.monotonic()
-        job, _ = run_in_foreground(settings, "embed", embed_params(workers, args.threads, args.unit))
+        helpers = [_helper(data, args.threads) for _ in range(workers - 1)]  # as `schutting embed --workers`
+        report = backfill(index, cache, table, unit_passages=args.unit)
+        for helper in helpers:
+            helper.wait()
         seconds, cpu = time.monotonic() - started, _cpu_seconds() - cpu
+        index.close()
     return {
-        "workers": workers, "passages": passages, "embedded": job.result.get("embedded"),
+        "workers": workers, "passages": passages, "embedded": report.applied,
         "seconds": round(seconds, 1), "passages_per_s": round(passages / seconds, 3),
         "cpu_s_per_passage": round(cpu / passages, 3) if passages else None, "load_before": round(load, 2),
     }  # fmt: skip
+
+
+def _helper(data: Path, threads: int) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "api.cli", "--data-dir", str(data), "embed", "--worker-only"]
+    return subprocess.Popen([*command, "--threads", str(threads)], stdout=subprocess.DEVNULL)
 
 
 def _cpu_seconds() -> float:
