@@ -9,7 +9,7 @@ import pytest
 
 from search.index import Index
 from search.retrieval import query_document, similar
-from search.similarity import EARLIER_RECIPE, Recipe
+from search.similarity import EARLIER_RECIPE, MLT_RECIPE, Recipe
 
 # subject -> the regulations on it: (municipality code, words of the title, lower case).
 # "Participatiewet": the regulations under that act (re-integration, measures, afstemming) of
@@ -40,7 +40,7 @@ def _find(index: Index, code: str, words: str) -> str:
     return found[0]
 
 
-@pytest.mark.parametrize("recipe", [Recipe(), EARLIER_RECIPE], ids=["default", "earlier"])
+@pytest.mark.parametrize("recipe", [MLT_RECIPE, EARLIER_RECIPE], ids=["mlt", "earlier"])
 @pytest.mark.parametrize(("subject", "code", "words"), CASES, ids=IDS)
 def test_a_regulation_finds_its_counterpart_first(
     regulations: Index, subject: str, code: str, words: str, recipe: Recipe
