@@ -11,11 +11,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader, PdfWriter
 
-from api.evaluation.answerability import answerability
+from api.evaluation.answerability import Observation, answerability
+from api.evaluation.calibration import PRESENT_WEAK, cross_validate, fit, load_observations, save_observations
 from api.evaluation.evaluate import evaluate
 from api.http import create_app
 from api.queries import metadata_date
@@ -23,6 +25,7 @@ from api.settings import Settings
 from ingest.text import document_title
 from search.errors import InvalidInput
 from search.markdown import strip_markdown
+from search.strength import Evidence
 from tests.admin_support import AUTH, TOKEN, wait_for_job
 from tests.conftest import shared_path
 
@@ -267,3 +270,18 @@ def test_answerability_asks_each_question_with_and_without_its_answer(tiny_set: 
     assert {k: cli[k] for k in ("weak_when_absent", "weak_when_present")} == {
         k: found[k] for k in ("weak_when_absent", "weak_when_present")
     }
+
+
+def test_calibration_fits_a_threshold_that_lets_few_answerable_questions_fall_below(tmp_path: Path) -> None:
+    present = [Observation(f"q{i}", True, True, Evidence(0.80 + i * 0.002, 0.05, 1.0)) for i in range(100)]
+    absent = [Observation(f"q{i}", False, False, Evidence(0.70 + i * 0.002, 0.05, 1.0)) for i in range(100)]
+    observations = present + absent
+    weights, bias = fit(observations)
+    assert weights[0] > 0  # a higher cosine speaks for an answer
+    weak_present = sum(float(np.dot(o.evidence.as_row(), weights) + bias) < 0 for o in present)
+    assert weak_present == round(PRESENT_WEAK * len(present))
+    saved = tmp_path / "observations.json"
+    save_observations(observations, saved)
+    assert load_observations(saved) == observations
+    held_out = cross_validate(observations)
+    assert 0.0 < held_out["cv_weak_when_present"] <= 0.1 and held_out["cv_weak_when_absent"] > 0.5
