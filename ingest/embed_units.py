@@ -1,9 +1,13 @@
 """Embedding work units: ranges of pending chunk ids, leased to whichever process takes them.
 
-One SQLite file in the data dir (``embed-units.sqlite``, WAL) holds the units of every generation.
 A process claims the oldest unit that is queued, or running with an expired lease (its worker was
 killed or hangs), renews the lease while it embeds, and marks the unit embedded; the writer marks
 it applied once the vectors are in the index. Progress is an aggregate over units.
+
+``UnitTable`` is where the units live. For the embedded engine it is one SQLite file in the data
+dir (``embed-units.sqlite``, WAL) with the units of every generation (``SqliteUnitTable``, here);
+for PostgreSQL a table in the database, so workers on other hosts take units too
+(``ingest.unit_tables``, which also picks the one for a ``Place``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 UNITS_FILE = "embed-units.sqlite"
 
@@ -43,11 +48,47 @@ class Unit:
     attempts: int
 
 
-class UnitTable:
-    """The units of all generations of a data dir; safe to share between threads and processes."""
+class UnitTable(Protocol):
+    """The units of an index's generations; safe to share between threads and processes."""
+
+    def plan(self, generation: str, chunk_ids: Sequence[int], size: int) -> int:
+        """Cut pending chunk ids into units of ``size``, unless units are still open; returns how many."""
+        ...
+
+    def claim(self, generation: str, worker: str, lease_s: float) -> Unit | None:
+        """The oldest queued unit, or a running one whose lease ran out; None when there is none."""
+        ...
+
+    def renew(self, unit: Unit, worker: str, lease_s: float) -> bool:
+        """Extend the lease; False when the unit is no longer this worker's (it was retaken)."""
+        ...
+
+    def embedded(self, unit: Unit, worker: str) -> bool:
+        """The unit's vectors are in the embedding cache; False when it is no longer this worker's."""
+        ...
+
+    def ready(self, generation: str) -> list[Unit]:
+        """Units whose vectors are in the cache, waiting for the writer."""
+        ...
+
+    def applied(self, unit: Unit) -> None: ...
+
+    def counts(self, generation: str) -> dict[str, int]:
+        """Units by state, and how many were taken more than once (a worker died or hung)."""
+        ...
+
+    def attempts(self, generation: str) -> dict[int, tuple[int, str]]:
+        """(attempts, last worker) per unit id."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SqliteUnitTable:
+    """The units of all generations of a data dir, in one SQLite file."""
 
     @classmethod
-    def in_data_dir(cls, data_dir: Path) -> UnitTable:
+    def in_data_dir(cls, data_dir: Path) -> SqliteUnitTable:
         return cls(data_dir / UNITS_FILE)
 
     def __init__(self, path: Path) -> None:
@@ -61,7 +102,6 @@ class UnitTable:
         self._db.close()
 
     def plan(self, generation: str, chunk_ids: Sequence[int], size: int) -> int:
-        """Cut pending chunk ids into units of ``size``, unless units are still open; returns how many."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -87,7 +127,6 @@ class UnitTable:
         return int(row[0])
 
     def claim(self, generation: str, worker: str, lease_s: float) -> Unit | None:
-        """The oldest queued unit, or a running one whose lease ran out; None when there is none."""
         now = time.time()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
@@ -110,7 +149,6 @@ class UnitTable:
         return Unit(generation, row[0], row[1], row[2], row[3], row[4] + 1) if row else None
 
     def renew(self, unit: Unit, worker: str, lease_s: float) -> bool:
-        """Extend the lease; False when the unit is no longer this worker's (it was retaken)."""
         return self._set(unit, worker, "running", "lease_until = ?", (time.time() + lease_s,))
 
     def embedded(self, unit: Unit, worker: str) -> bool:
@@ -125,7 +163,6 @@ class UnitTable:
         return cur.rowcount == 1
 
     def ready(self, generation: str) -> list[Unit]:
-        """Units whose vectors are in the cache, waiting for the writer."""
         rows = self._db.execute(
             "SELECT id, first, last, passages, attempts FROM units WHERE generation = ? AND state = 'embedded' "
             "ORDER BY id",
@@ -141,7 +178,6 @@ class UnitTable:
             )
 
     def counts(self, generation: str) -> dict[str, int]:
-        """Units by state, and how many were taken more than once (a worker died or hung)."""
         rows = self._db.execute(
             "SELECT state, COUNT(*) FROM units WHERE generation = ? GROUP BY state", (generation,)
         ).fetchall()
@@ -151,6 +187,5 @@ class UnitTable:
         return {**{str(s): int(n) for s, n in rows}, "retaken": int(retaken[0])}
 
     def attempts(self, generation: str) -> dict[int, tuple[int, str]]:
-        """(attempts, last worker) per unit id."""
         rows = self._db.execute("SELECT id, attempts, worker FROM units WHERE generation = ?", (generation,))
         return {int(i): (int(a), str(w)) for i, a, w in rows}

@@ -19,9 +19,11 @@ from api.coverage import semantic_coverage
 from api.http import create_app
 from api.settings import Settings
 from ingest.backfill import apply_unit, backfill, embed_units, generation_of
-from ingest.embed_units import UnitTable
+from ingest.db_cache import embedding_cache
+from ingest.embed_units import SqliteUnitTable
 from ingest.embedding import EmbeddingCache, passage_text
 from ingest.pipeline import IngestOptions, ingest_documents
+from ingest.unit_tables import unit_table
 from search.embedders import Embedder
 from search.engine import IndexEngine
 from search.engines import OpenedIndex, Place, open_live
@@ -75,7 +77,7 @@ def test_found_by_words_before_vectors_then_ranked_hybrid_after(
     )
 
     # The embed job, one unit of 3 passages at a time: a worker embeds a unit, the writer applies it.
-    cache, table = EmbeddingCache(tmp_path / "cache.sqlite"), UnitTable(tmp_path / "units.sqlite")
+    cache, table = EmbeddingCache(tmp_path / "cache.sqlite"), SqliteUnitTable(tmp_path / "units.sqlite")
     generation = generation_of(lexical)
     assert table.plan(generation, lexical.pending_chunks(), 3) == 3
     assert embed_units(lexical, cache, table, worker="w1", limit=1) == 1
@@ -121,32 +123,40 @@ def _chunks(doc: object) -> list:
 CLAIM_AND_HANG = """
 import sys, time
 from pathlib import Path
-from ingest.embed_units import UnitTable
-from search.engines import Place, open_live
 from ingest.backfill import generation_of
-index = open_live(Place(Path(sys.argv[1])))
-unit = UnitTable.in_data_dir(Path(sys.argv[1])).claim(generation_of(index), "doomed", float(sys.argv[2]))
+from ingest.unit_tables import unit_table
+from search.engines import Place, open_live
+place = Place(Path(sys.argv[1]), sys.argv[3], space=sys.argv[4])
+index = open_live(place)
+unit = unit_table(place).claim(generation_of(index), "doomed", float(sys.argv[2]))
 print(unit.id, flush=True)
 time.sleep(600)
 """
 
 
-def test_a_killed_workers_unit_is_taken_again(tmp_path: Path, fast_embedder: Embedder) -> None:
-    data = tmp_path / "data"
-    index = open_live(Place(data), fast_embedder, create=True)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_killed_workers_unit_is_taken_again(
+    engine: str, request: pytest.FixtureRequest, tmp_path: Path, fast_embedder: Embedder
+) -> None:
+    place = request.getfixturevalue("pg_place") if engine == "postgres" else Place(tmp_path / "data")
+    index = open_live(place, fast_embedder, create=True)
     assert index is not None
     ingest_documents(index, CORPUS, IngestOptions(lexical_first=True))
     index.flush()
-    table, generation = UnitTable.in_data_dir(data), generation_of(index)
+    table, generation = unit_table(place), generation_of(index)
     table.plan(generation, index.pending_chunks(), 4)
-    worker = subprocess.Popen([sys.executable, "-c", CLAIM_AND_HANG, str(data), "1.5"], stdout=subprocess.PIPE,
-                              text=True, cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+    # On PostgreSQL the worker shares only the database (units in it), as a process on another host.
+    own = tmp_path / "elsewhere" if place.database_url else place.data_dir
+    command = [sys.executable, "-c", CLAIM_AND_HANG, str(own), "1.5", place.database_url, place.space]
+    worker = subprocess.Popen(
+        command, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1]
+    )
     assert worker.stdout is not None
     taken = int(worker.stdout.readline())
     worker.kill()  # mid-unit: it never embeds nor returns its unit
     worker.wait()
     assert table.attempts(generation)[taken] == (1, "doomed")
-    cache = EmbeddingCache(tmp_path / "cache.sqlite")
+    cache = embedding_cache(place, place.data_dir)
     report = backfill(index, cache, table, unit_passages=4, lease_s=1.5, idle_s=0.2)
     attempts, worker_name = table.attempts(generation)[taken]
     assert (attempts, worker_name != "doomed") == (2, True)  # retaken once the lease ran out
@@ -154,6 +164,8 @@ def test_a_killed_workers_unit_is_taken_again(tmp_path: Path, fast_embedder: Emb
     query = index.embedder.embed_query("afval")
     assert len(index.dense_search(query, Filters(current_only=False), 100)) == 9
     index.close()
+    cache.close()
+    table.close()
 
 
 def test_cli_json_and_page_show_the_semantic_index_filling(

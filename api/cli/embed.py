@@ -12,14 +12,15 @@ from api.jobs import embed_params, run_in_foreground
 from api.settings import Settings
 from ingest.backfill import LEASE_S, UNIT_PASSAGES, embed_units
 from ingest.db_cache import embedding_cache
-from ingest.embed_units import UnitTable
+from ingest.unit_tables import unit_table
 from search.engines import Place, require_live
 
 EXAMPLES = """examples:
   schutting ingest ../shared/eval/similar-plans/corpus.jsonl --lexical-first   # searchable by words at once
   schutting embed                        # then the vectors, with passages done/total, rate and ETA
   schutting embed --workers 2 --threads 1   # two single-threaded processes (one per core)
-  schutting embed --worker-only          # one more helper, e.g. in another terminal"""
+  schutting embed --worker-only          # one more helper, e.g. in another terminal
+  schutting --database-url postgresql://... embed --worker-only   # on PostgreSQL: a helper on another host"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -57,7 +58,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> str:
     place = Place.of(settings)
     index = require_live(place)
     cache = embedding_cache(place, settings.data_dir)
-    table = UnitTable.in_data_dir(settings.data_dir)
+    table = unit_table(place)  # on PostgreSQL the database's: any host with its URL can help
     try:
         done = embed_units(index, cache, table, args.lease)
     finally:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.backfill import backfill, generation_of
-from ingest.embed_units import UnitTable
+from ingest.embed_units import SqliteUnitTable
 from ingest.embedding import EmbeddingCache
 from ingest.pipeline import IngestOptions, ingest_documents
 from ingest.sources import ReadOptions, read_source
@@ -71,7 +71,7 @@ def run(workers: int, docs: list[Document], args: argparse.Namespace) -> dict[st
         ingest_documents(index, docs, IngestOptions(lexical_first=True))
         index.flush()
         passages = index.count_pending()
-        cache, table = EmbeddingCache.in_data_dir(data), UnitTable.in_data_dir(data)
+        cache, table = EmbeddingCache.in_data_dir(data), SqliteUnitTable.in_data_dir(data)
         table.plan(generation_of(index), index.pending_chunks(), args.unit)
         load = os.getloadavg()[0]
         cpu, started = _cpu_seconds(), time.monotonic()

@@ -17,8 +17,8 @@ from api.jobs.progress import JobProgress
 from api.settings import Settings
 from ingest.backfill import LEASE_S, UNIT_PASSAGES, BackfillReport, backfill, generation_of
 from ingest.db_cache import embedding_cache
-from ingest.embed_units import UnitTable
 from ingest.pipeline import IngestReport
+from ingest.unit_tables import unit_table
 from search.engines import Place, require_live
 
 
@@ -31,7 +31,7 @@ def run_embed(settings: Settings, params: dict[str, Any], progress: JobProgress)
     place = Place.of(settings)
     index = require_live(place)
     cache = embedding_cache(place, settings.data_dir)
-    table = UnitTable.in_data_dir(settings.data_dir)
+    table = unit_table(place)
     unit, lease = int(params.get("unit_passages") or UNIT_PASSAGES), float(params.get("lease_s") or LEASE_S)
     progress.set_total(index.count_pending())
     table.plan(generation_of(index), index.pending_chunks(), unit)  # before helpers look for units
