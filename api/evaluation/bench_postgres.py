@@ -47,14 +47,9 @@ def load(place: Place, chunks: int, cache: EmbeddingCache, pool_size: int) -> Pg
     with index.db.write() as conn:  # load without a vector index; each variant is built afterwards
         conn.execute(f"DROP INDEX IF EXISTS {index.schema}.chunks_vector_idx")
     pool = scale_data.load_pool(SHARED / "corpus", model, cache, pool_size)
-    started, batch, size = time.perf_counter(), [], 0
-    for item in scale_data.documents(pool, chunks):
-        batch.append(item)
-        size += len(item[1])
-        if size >= BATCH_CHUNKS:
-            index.put(batch)
-            batch, size = [], 0
-    index.put(batch)
+    started = time.perf_counter()
+    for batch in scale_data.batches(scale_data.documents(pool, chunks), BATCH_CHUNKS):
+        index.put(batch)
     index.catalog.set_meta("bench_loaded", str(chunks))
     index.catalog.set_meta("bench_load_s", f"{time.perf_counter() - started:.1f}")
     return index

@@ -61,16 +61,9 @@ def build(folder: Path, chunks: int, corpus: Path, cache_dir: Path) -> float:
     pool = scale_data.load_pool(corpus, model, EmbeddingCache(cache_dir / "embedding-cache.sqlite"))
     started = time.perf_counter()  # the pool's embedding (cached after the first run) is not build time
     index = Index.create(folder, model)
-    batch: list[Any] = []
-    size = 0
     with index.bulk():  # a first load: catalog batches, derived structures built once at the end
-        for item in scale_data.documents(pool, chunks):
-            batch.append(item)
-            size += len(item[1])
-            if size >= BUILD_BATCH:
-                index.put(batch)
-                batch, size = [], 0
-        index.put(batch)
+        for batch in scale_data.batches(scale_data.documents(pool, chunks), BUILD_BATCH):
+            index.put(batch)
     seconds = time.perf_counter() - started
     index.catalog.set_meta("bench_build_s", f"{seconds:.1f}")
     index.close()

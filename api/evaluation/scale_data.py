@@ -115,6 +115,22 @@ def documents(
         number += 1
 
 
+Item = tuple[Document, list[Chunk], np.ndarray]
+
+
+def batches(items: Iterator[Item], batch_chunks: int) -> Iterator[list[Item]]:
+    """Documents grouped into puts of at least ``batch_chunks`` passages (the last one smaller)."""
+    batch: list[Item] = []
+    size = 0
+    for item in items:
+        batch.append(item)
+        size += len(item[1])
+        if size >= batch_chunks:
+            yield batch
+            batch, size = [], 0
+    yield batch
+
+
 def _document(
     pool: Pool, rng: np.random.Generator, same_source: np.ndarray, base: np.ndarray, doc_id: str
 ) -> tuple[Document, list[Chunk], np.ndarray]:
