@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import zlib
 
+# the one PDF assembler: the load bench's hostile PDF is built by it too
+from api.evaluation.load_hostile import assemble_pdf as assemble
+
 
 def pdf_with_content(content: bytes, *, compress: bool = True, pages: int = 1) -> bytes:
     """A PDF of `pages` pages that all draw the same content stream with Helvetica as /F1."""
@@ -23,19 +26,6 @@ def pdf_with_content(content: bytes, *, compress: bool = True, pages: int = 1) -
     ] * pages
     objects.append(b"<< %s/Length %d >>\nstream\n%s\nendstream" % (stream_filter, len(body), body))
     return assemble(objects)
-
-
-def assemble(objects: list[bytes]) -> bytes:
-    """Numbered objects (1, 2, ...; object 1 the catalog) with a correct xref table and trailer."""
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
 
 
 def text_page(lines: list[str]) -> bytes:
