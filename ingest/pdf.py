@@ -28,8 +28,10 @@ AES_REASON = (
 PDF_MAGIC = b"%PDF-"
 HEADER_WINDOW = 1024  # readers accept the %PDF- header anywhere in the first KiB
 # pypdf raises its own errors on most damage, but plain Python errors on some; all mean "cannot parse".
+# NotImplementedError: pypdf's answer to a stream filter it does not know (e.g. a damaged /FlateDecode)
 PARSE_ERRORS = (
     PyPdfError, ValueError, LookupError, TypeError, AttributeError, RecursionError, ArithmeticError, zlib.error,
+    NotImplementedError,
 )  # fmt: skip
 
 _SIGNATURES = (
