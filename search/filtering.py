@@ -3,13 +3,17 @@
 A filter is split in what it admits (municipalities, types, dates, a legal basis: selective,
 answered by SQL) and what it removes (superseded versions, an excluded municipality or
 document: small sets, removed from the bitmap). "Current versions only", nearly everything,
-therefore costs one small query per revision and no per-query list of millions of ids.
+therefore costs one small query per revision and no per-query list of millions of ids; the
+chunk count and the bitmap of current versions are also kept per revision, so a filter new for
+every query (find-similar excludes the query's municipality) costs a copy of that bitmap and its
+own few thousand chunks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -41,7 +45,7 @@ class ChunkFilter:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._cache: dict[tuple[int, Filters], Allowed | None] = {}
-        self._superseded: tuple[int, np.ndarray, frozenset[str]] | None = None
+        self._base: _Base | None = None
 
     def allowed(self, filters: Filters, revision: int) -> Allowed | None:
         """None when the filter admits every chunk."""
@@ -64,34 +68,35 @@ class ChunkFilter:
             sql = f"SELECT id FROM documents WHERE municipality_code IN ({marks})"
             removed |= {r[0] for r in self.catalog.rows(sql, filters.exclude_municipalities)}
         if filters.current_only and not filters.valid_on:
-            removed |= self._superseded_at(revision)[1]
+            removed |= self._base_at(revision).superseded_docs
         return admitted, removed
 
     def _build(self, filters: Filters, revision: int) -> Allowed | None:
-        size = int(self.catalog.rows("SELECT COALESCE(MAX(id), 0) FROM chunks")[0][0]) + 1
+        base = self._base_at(revision)
         where, args = _where(_positive(filters))
+        current = filters.current_only and not filters.valid_on
+        excluded = self._excluded_chunks(filters, base.size)
         if where:
             sql = f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {where}"
             ids = np.asarray([r[0] for r in self.catalog.rows(sql, args)], dtype=np.int64)
-            mask = np.zeros(size, dtype=bool)
-            mask[ids] = True
-        else:
-            mask = None
-        removed = self._removed_chunks(filters, revision)
-        if mask is None and not len(removed):
-            return None
-        if mask is None:
-            mask = np.ones(size, dtype=bool)
-            mask[0] = False  # SQLite rowids start at 1
-            mask[removed] = False
-            return Allowed(mask, self.catalog.count_chunks() - len(np.unique(removed)))
-        mask[removed] = False
-        return Allowed(mask, int(mask.sum()))
+            mask = np.zeros(base.size, dtype=bool)
+            mask[ids[ids < base.size]] = True
+            mask[excluded] = False
+            if current:
+                mask[base.superseded] = False
+            return Allowed(mask, int(mask.sum()))
+        if not len(excluded) and not (current and len(base.superseded)):
+            return None  # nothing removed: every chunk passes
+        mask = base.current.copy() if current else base.every()
+        count = base.chunks - (len(base.superseded) if current else 0)
+        count -= int(np.count_nonzero(mask[excluded]))  # excluded and not already out (exact count)
+        mask[excluded] = False
+        return Allowed(mask, count)
 
-    def _removed_chunks(self, filters: Filters, revision: int) -> np.ndarray:
+    def _excluded_chunks(self, filters: Filters, size: int) -> np.ndarray:
+        """Unique ids of the chunks of the excluded municipalities and documents (a few thousand
+        at most), below ``size``: chunks added since the revision are not in the mask anyway."""
         parts = []
-        if filters.current_only and not filters.valid_on:
-            parts.append(self._superseded_at(revision)[0])
         for clause, values in (
             ("d.municipality_code", filters.exclude_municipalities),
             ("d.id", filters.exclude_doc_ids),
@@ -100,18 +105,47 @@ class ChunkFilter:
                 marks = ",".join("?" * len(values))
                 sql = f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {clause} IN ({marks})"
                 parts.append(np.asarray([r[0] for r in self.catalog.rows(sql, values)], dtype=np.int64))
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        ids = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+        return ids[ids < size]
 
-    def _superseded_at(self, revision: int) -> tuple[np.ndarray, frozenset[str]]:
-        """Chunk ids and document ids of versions no longer in force (CVDR), once per revision."""
-        if self._superseded is None or self._superseded[0] != revision:
+    def _base_at(self, revision: int) -> _Base:
+        """What every filter of a revision starts from, counted and queried once per revision."""
+        if self._base is None or self._base.revision != revision:
+            size = int(self.catalog.rows("SELECT COALESCE(MAX(id), 0) FROM chunks")[0][0]) + 1
             rows = self.catalog.rows(
-                "SELECT c.id, d.id FROM documents d JOIN chunks c ON c.doc_id = d.id WHERE d.is_current = 0"
+                "SELECT c.id FROM documents d JOIN chunks c ON c.doc_id = d.id WHERE d.is_current = 0"
             )
             docs = self.catalog.rows("SELECT id FROM documents WHERE is_current = 0")
-            ids = np.asarray([r[0] for r in rows], dtype=np.int64)
-            self._superseded = (revision, ids, frozenset(r[0] for r in docs))
-        return self._superseded[1], self._superseded[2]
+            superseded = np.unique(np.asarray([r[0] for r in rows], dtype=np.int64))
+            superseded = superseded[superseded < size]
+            self._base = _Base(
+                revision, size, self.catalog.count_chunks(), superseded, frozenset(r[0] for r in docs)
+            )
+        return self._base
+
+
+@dataclass
+class _Base:
+    """Per catalog revision: the size of a mask (highest chunk id + 1), the number of chunks, and
+    the chunks (unique, sorted) and documents of versions no longer in force (CVDR)."""
+
+    revision: int
+    size: int
+    chunks: int
+    superseded: np.ndarray
+    superseded_docs: frozenset[str]
+
+    def every(self) -> np.ndarray:
+        mask = np.ones(self.size, dtype=bool)
+        mask[0] = False  # SQLite rowids start at 1
+        return mask
+
+    @cached_property
+    def current(self) -> np.ndarray:
+        """Every chunk but the superseded ones (copied by each filter that starts from it)."""
+        mask = self.every()
+        mask[self.superseded] = False
+        return mask
 
 
 def _positive(f: Filters) -> Filters:
