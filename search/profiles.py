@@ -129,7 +129,9 @@ class Profiles:
             return []
         means, norms = self._row_norms()
         q = np.asarray(profile, dtype=np.float32)
-        scores = (self.raw[rows] @ q - (means @ q)[np.maximum(self.kind[rows], 0)]) / norms[rows]
+        # one product over all rows, then the allowed ones: no copy of those rows (90 MB at 45k documents)
+        dots = (self.raw[:n] @ q)[rows]
+        scores = (dots - (means @ q)[np.maximum(self.kind[rows], 0)]) / norms[rows]
         top = np.argpartition(-scores, min(k, len(rows)) - 1)[:k] if len(rows) > k else np.arange(len(rows))
         top = top[np.lexsort((self._name_rank()[rows[top]], -scores[top]))]  # ties by document id
-        return [(self.doc_ids[rows[i]], float(scores[i])) for i in top]
+        return [(self.doc_ids[r], s) for r, s in zip(rows[top].tolist(), scores[top].tolist(), strict=True)]
