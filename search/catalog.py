@@ -307,6 +307,14 @@ class Catalog:
                 out[r[0]] = (r[1], Chunk(r[1], r[2], r[3], r[4], r[5], r[6], r[7]))
         return out
 
+    def chunk_documents(self, chunk_ids: Sequence[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for start in range(0, len(chunk_ids), 500):
+            part = [int(c) for c in chunk_ids[start : start + 500]]
+            marks = ",".join("?" * len(part))
+            out.update(self._db.execute(f"SELECT id, doc_id FROM chunks WHERE id IN ({marks})", part))
+        return out
+
     def leading_vectors(self, first_n: int, dim: int) -> tuple[list[str], np.ndarray]:
         """Per document, the vectors of its first n chunks: (doc id per row, matrix)."""
         rows = self._db.execute(

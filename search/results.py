@@ -18,9 +18,7 @@ def document_groups(
     index: IndexEngine, scored: Sequence[tuple[int, float]]
 ) -> list[tuple[str, float, list[tuple[int, float]]]]:
     """Scored chunks grouped per document (doc id, best score, its chunks best first)."""
-    chunk_ids = [c for c, _ in scored]
-    located = index.catalog.chunks_by_id(chunk_ids)
-    return group_by_document(scored, {cid: doc for cid, (doc, _) in located.items()})
+    return group_by_document(scored, index.catalog.chunk_documents([c for c, _ in scored]))
 
 
 def results(

@@ -94,6 +94,8 @@ def test_documents_and_chunks_round_trip(loaded: IndexEngine) -> None:
     assert [c.label for _, c in chunks] == ["Artikel 1", "Artikel 2"]
     by_id = cat.chunks_by_id([cid for cid, _ in chunks])
     assert {d for d, _ in by_id.values()} == {"a1"} and by_id[chunks[1][0]][1].text.startswith("Vrijstelling")
+    assert cat.chunk_documents([cid for cid, _ in chunks] + [10**9]) == {cid: "a1" for cid, _ in chunks}
+    assert cat.chunk_documents([]) == {}
     vectors = loaded.chunk_vectors(np.asarray([cid for cid, _ in chunks]))
     assert vectors.shape == (2, loaded.embedder.dim)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)

@@ -112,6 +112,12 @@ class PgCatalog:
         rows = self._rows(f"SELECT {CHUNK_COLUMNS} FROM {{s}}.chunks WHERE id = ANY(%s)", (ids,))
         return {r[0]: (r[1], _chunk(r)) for r in rows}
 
+    def chunk_documents(self, chunk_ids: Sequence[int]) -> dict[int, str]:
+        if not len(chunk_ids):
+            return {}
+        ids = [int(c) for c in chunk_ids]
+        return dict(self._rows("SELECT id, doc_id FROM {s}.chunks WHERE id = ANY(%s)", (ids,)))
+
     def facet_values(self, column: str) -> list[tuple[str, int]]:
         if column not in FACETS:
             raise ValueError(column)
