@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pydantic import Field
+
 from ingest.sandbox import Budget
 from ingest.sources import ReadOptions
 from search.config import IndexSettings
@@ -23,6 +25,8 @@ class Settings(IndexSettings):
     # keep uploaded originals under data_dir/uploads/, downloadable from the document page
     keep_uploads: bool = True
     ingest_roots: str = ""  # folders the admin may ingest from by path, os.pathsep-separated; "": off
+    # PostgreSQL: a job whose node sent no heartbeat for this long (its process died) is interrupted
+    job_lease_s: float = Field(60.0, gt=0)
 
     def budget(self) -> Budget:
         """What reading one document for a web request or web job may cost."""

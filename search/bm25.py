@@ -14,6 +14,7 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -86,9 +87,13 @@ class Segment:
             self._cached = (int(keep.sum()), int(np.asarray(self.lengths)[keep].sum()))
         return self._cached
 
-    def df(self, term: str) -> int:
-        t = self.vocab.get(term)
-        return 0 if t is None else int(self.indptr[t + 1] - self.indptr[t])
+    def dfs(self, terms: Sequence[str]) -> np.ndarray:
+        """Chunks holding each term (postings, deleted ones included), 0 where the segment lacks it."""
+        t = np.fromiter(map(self.vocab.get, terms, repeat(-1)), dtype=np.int64, count=len(terms))
+        known = t >= 0
+        out = np.zeros(len(terms), dtype=np.int64)
+        out[known] = self.indptr[t[known] + 1] - self.indptr[t[known]]
+        return out
 
     def delete(self, chunk_ids: np.ndarray) -> None:
         if not len(self.chunk_ids) or not len(chunk_ids):

@@ -103,11 +103,9 @@ class LexicalIndex:
         indexed terms (stop words and unseen terms left out); a word is analysed as in ``analyse``."""
         segments = self._all_segments()
         wanted = [w for w in dict.fromkeys(w.lower() for w in words) if w not in STOPWORDS]
-        found: dict[str, tuple[str, int]] = {}
-        for word, term in zip(wanted, dutch_stemmer().stemWords(wanted), strict=True):
-            df = sum(s.df(term) for s in segments)
-            if df:
-                found[word] = (term, df)
+        terms = dutch_stemmer().stemWords(wanted)
+        frequencies = _document_frequencies(segments, terms)
+        found = {w: (t, f) for w, t, f in zip(wanted, terms, frequencies, strict=True) if f}
         return sum(s.live() for s in segments), found
 
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
@@ -123,9 +121,9 @@ class LexicalIndex:
             return []
         avgdl = sum(s.live_length() for s in segments) / n
         weights: dict[str, float] = {}
-        df: dict[str, int] = {}
+        unique = list(dict.fromkeys(terms))
+        df = dict(zip(unique, _document_frequencies(segments, unique), strict=True))
         for term in terms:
-            df[term] = df.get(term) or sum(s.df(term) for s in segments)
             if df[term]:
                 weights[term] = weights.get(term, 0.0) + float(
                     np.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5))
@@ -227,6 +225,14 @@ class LexicalIndex:
             return cls(segments, names), int(manifest["seq"])
         except (OSError, ValueError, KeyError):
             return None
+
+
+def _document_frequencies(segments: Sequence[Segment], terms: Sequence[str]) -> list[int]:
+    """Chunks holding each term, over every segment (an array lookup per segment, not per term)."""
+    total = np.zeros(len(terms), dtype=np.int64)
+    for segment in segments:
+        total += segment.dfs(terms)
+    return [int(f) for f in total]
 
 
 def _top(ids: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:

@@ -28,9 +28,14 @@ _WORD = re.compile(TOKEN_PATTERN)
 
 def candidate_words(text: str) -> Counter[str]:
     """Lower-case words and their counts, without numbers and proper names."""
-    seen = _WORD.findall(text)
-    capitalised = Counter(w.lower() for w in seen if w[0].isupper())
-    counts = Counter(w.lower() for w in seen if not any(ch.isdigit() for ch in w))
+    capitalised: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
+    for word, n in Counter(_WORD.findall(text)).items():  # each spelling once: a few thousand, not every word
+        lower = word.lower()
+        if word[0].isupper():
+            capitalised[lower] += n
+        if not any(ch.isdigit() for ch in word):
+            counts[lower] += n
     return Counter({w: c for w, c in counts.items() if capitalised[w] * 2 <= c})
 
 

@@ -7,7 +7,7 @@ import json
 
 from api.cli.harvest import municipality_lines
 from api.cli.progress import ProgressBar
-from api.jobs import Job, JobStore, duration, run_in_foreground
+from api.jobs import Job, JobRecords, JobStore, duration, run_in_foreground
 from api.settings import Settings
 
 EXAMPLES = """examples:
@@ -28,6 +28,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_jobs(settings: Settings, args: argparse.Namespace) -> str:
     store = JobStore.for_settings(settings)
+    try:
+        return _jobs(settings, store, args)
+    finally:
+        store.close()
+
+
+def _jobs(settings: Settings, store: JobRecords, args: argparse.Namespace) -> str:
     store.recover()  # jobs whose process is gone (kill -9) are marked failed: interrupted
     if args.job_id is None:
         jobs = store.recent(args.limit)

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from api.errors import public_text, with_melding
 from api.http.admin_uploads import save_uploads
 from api.http.auth import require_admin
-from api.jobs import Job, JobRunner, JobStore, embed_params, harvest_params, ingest_params
+from api.jobs import Job, JobRecords, JobRunner, JobStore, embed_params, harvest_params, ingest_params
 from api.queries import metadata_date, municipality_codes
 from api.settings import Settings
 from ingest.meldingen import melding
@@ -92,11 +92,11 @@ class Admin:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._store: JobStore | None = None
+        self._store: JobRecords | None = None
         self._runner: JobRunner | None = None
         self._guard = threading.Lock()
 
-    def jobs(self) -> tuple[JobStore, JobRunner]:
+    def jobs(self) -> tuple[JobRecords, JobRunner]:
         with self._guard:
             if self._store is None or self._runner is None:
                 self._store = JobStore.for_settings(self.settings)
@@ -111,7 +111,7 @@ class Admin:
         """Record and queue a job while holding ``lock``, which the runner releases at the end."""
         try:
             store, runner = self.jobs()
-            store.mark_interrupted()  # we hold the lock: no other job can still be running
+            store.mark_interrupted()  # we hold the lock: no other job of this data dir can still run
             job = store.create(kind, params, rerun_of)
             lock.describe(f"{kind} job {job.id} (web)")
         except BaseException:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
-from api.jobs.store import JobStore
+from api.jobs.records import JobRecords
 from ingest.pipeline import IngestReport
 
 
@@ -20,7 +20,7 @@ class Display(Protocol):
 class JobProgress:
     """The progress callback of a running job: saves counts and failures, feeds an optional display."""
 
-    def __init__(self, store: JobStore, job_id: int, display: Display | None = None) -> None:
+    def __init__(self, store: JobRecords, job_id: int, display: Display | None = None) -> None:
         self.store = store
         self.job_id = job_id
         self.display = display

@@ -14,7 +14,8 @@ from typing import Any
 from api.jobs.embedding import embed_params
 from api.jobs.kinds import JOB_KINDS
 from api.jobs.progress import Display, JobProgress
-from api.jobs.store import Job, JobStore
+from api.jobs.records import Job, JobRecords
+from api.jobs.store import JobStore
 from api.settings import Settings
 from ingest.pipeline import IngestReport
 from ingest.reindex import ReindexFailed
@@ -24,7 +25,9 @@ from search.locking import WriterLock
 log = logging.getLogger(__name__)
 
 
-def execute(settings: Settings, store: JobStore, job_id: int, display: Display | None = None) -> IngestReport:
+def execute(
+    settings: Settings, store: JobRecords, job_id: int, display: Display | None = None
+) -> IngestReport:
     """Run a recorded job to its end (the caller holds the write lock); failures are recorded, then raised."""
     job = store.get(job_id)
     progress = JobProgress(store, job_id, display)
@@ -56,18 +59,21 @@ def run_in_foreground(
 ) -> tuple[Job, IngestReport]:
     """A job run by this process (the CLI): take the write lock (Busy if taken), record, run."""
     store = JobStore.for_settings(settings)
-    with WriterLock(settings.data_dir, f"schutting {kind}") as lock:
-        store.mark_interrupted()  # we hold the lock: no other job can still be running
-        job = store.create(kind, params, rerun_of)
-        lock.describe(f"{kind} job {job.id} (command line)")
-        report = execute(settings, store, job.id, display)
-    return store.get(job.id), report
+    try:
+        with WriterLock(settings.data_dir, f"schutting {kind}") as lock:
+            store.mark_interrupted()  # we hold the lock: no other job of this data dir can still run
+            job = store.create(kind, params, rerun_of)
+            lock.describe(f"{kind} job {job.id} (command line)")
+            report = execute(settings, store, job.id, display)
+        return store.get(job.id), report
+    finally:
+        store.close()
 
 
 class JobRunner:
     """The web app's background worker: runs submitted jobs in order; each comes with the lock held."""
 
-    def __init__(self, settings: Settings, store: JobStore) -> None:
+    def __init__(self, settings: Settings, store: JobRecords) -> None:
         self.settings = settings
         self.store = store
         self._queue: queue.Queue[tuple[int, WriterLock]] = queue.Queue()

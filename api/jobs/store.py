@@ -1,13 +1,8 @@
-"""Admin jobs (ingest, reindex, harvest): their persistent records in ``data_dir/jobs.sqlite``.
+"""Admin job records in ``data_dir/jobs.sqlite``: the embedded engine's ``JobRecords`` (``api.jobs.records``).
 
-Life of a job: a writer takes the write lock and records the job ``queued``; the web app's
-runner thread (or the CLI itself) moves it to ``running``, then ``done`` or ``failed``. Counts,
-the current document and every per-document failure are written as it goes, so
-``GET /admin/jobs/{id}`` and ``schutting jobs ID`` show them live; ``result`` keeps what a kind
-reports beyond the counts (a harvest: its cursor, superseded versions, ...). A job whose process died
-(kill -9, power loss) is marked ``failed`` ("interrupted") when jobs are listed or the next
-writer starts. Rerunning is safe: ingest skips what is already indexed, and a reindex starts
-over beside the live generation, which a crash never touches. ``api.jobs.runner`` runs them.
+A job whose process died (kill -9, power loss) is found by its pid: no process has it any more, or it
+is this process's but not among the runner's active jobs. ``JobStore.for_settings`` gives the
+records of the configured engine: these, or the database's on PostgreSQL (``api.jobs.pg_store``).
 """
 
 from __future__ import annotations
@@ -17,18 +12,15 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from api.errors import JobNotFound
+from api.jobs.records import KINDS, Job, JobRecords, interrupted
 from api.settings import Settings
 from ingest.pipeline import IngestReport
 from search.locking import other_process_alive
-
-KINDS = ("ingest", "reindex", "harvest", "embed")
-UNFINISHED = ("queued", "running")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -67,56 +59,9 @@ ADDED_COLUMNS = {  # columns newer than the first jobs.sqlite files: added to th
 }
 
 
-@dataclass(frozen=True)
-class Job:
-    id: int
-    kind: str
-    state: str  # queued, running, done, failed
-    params: dict[str, Any]
-    pid: int | None
-    total: int | None  # documents expected (an embed job: passages); None until counted
-    done: int  # added + updated
-    failed: int
-    skipped: int  # unchanged
-    removed: int  # source gone from a synced folder
-    chunks: int
-    current: str  # the document being worked on
-    error: str  # why the job failed
-    created_at: str
-    started_at: str | None
-    finished_at: str | None
-    rerun_of: int | None
-    added: int  # documents new to the index
-    updated: int  # documents replaced by a changed version
-    result: dict[str, Any]  # the kind's own report when it ended; {} for ingest and reindex
-
-    @property
-    def processed(self) -> int:
-        """Documents handled; for an embed job, passages embedded (its total counts passages too)."""
-        return self.chunks if self.kind == "embed" else self.done + self.failed + self.skipped
-
-    def rate(self) -> float | None:
-        """Documents per second since the job started."""
-        if not self.started_at:
-            return None
-        end = datetime.fromisoformat(self.finished_at) if self.finished_at else datetime.now(UTC)
-        seconds = (end - datetime.fromisoformat(self.started_at)).total_seconds()
-        return self.processed / seconds if seconds > 0 else None
-
-    def as_dict(self) -> dict[str, Any]:
-        rate = self.rate()
-        left = (self.total or 0) - self.processed
-        eta = left / rate if rate and self.state == "running" and self.total is not None else None
-        return {
-            **asdict(self),
-            "processed": self.processed,
-            "rate": round(rate, 3) if rate is not None else None,
-            "eta_seconds": round(max(eta, 0.0), 1) if eta is not None else None,
-        }
-
-
 class JobStore:
-    """Job records in SQLite; one short connection per call, so any thread or process may use it."""
+    """Job records in SQLite (``JobRecords`` of the embedded engine); one short connection per call,
+    so any thread or process may use it."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -127,8 +72,16 @@ class JobStore:
             _add_columns(db)
 
     @classmethod
-    def for_settings(cls, settings: Settings) -> JobStore:
+    def for_settings(cls, settings: Settings) -> JobRecords:
+        """The records of the configured engine: in the database on PostgreSQL, else in the data dir."""
+        if settings.database_url:
+            from api.jobs.pg_store import PgJobStore  # psycopg only when the database is used
+
+            return PgJobStore.for_settings(settings)
         return cls(settings.data_dir / "jobs.sqlite")
+
+    def close(self) -> None:
+        """Nothing to close: every call opens and closes its own connection."""
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -221,11 +174,7 @@ class JobStore:
             for job_id, pid in stale:
                 db.execute(
                     "UPDATE jobs SET state = 'failed', finished_at = ?, current = '', error = ? WHERE id = ?",
-                    (
-                        _now(),
-                        f"interrupted: the process running it (pid {pid}) stopped; run it again",
-                        job_id,
-                    ),
+                    (_now(), interrupted(pid), job_id),
                 )
         return [i for i, _ in stale]
 
