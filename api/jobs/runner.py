@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from api.jobs.embedding import embed_params
@@ -26,14 +28,22 @@ log = logging.getLogger(__name__)
 
 
 def execute(
-    settings: Settings, store: JobRecords, job_id: int, display: Display | None = None
+    settings: Settings,
+    store: JobRecords,
+    job_id: int,
+    display: Display | None = None,
+    then: Callable[[Job, IngestReport], None] | None = None,
 ) -> IngestReport:
-    """Run a recorded job to its end (the caller holds the write lock); failures are recorded, then raised."""
+    """Run a recorded job to its end (the caller holds the write lock); failures are recorded, then raised.
+    ``then`` runs after the work and before the job shows ``done``: whoever waits for the job finds
+    what it leads to (the embed job after a lexical-first ingest) already recorded."""
     job = store.get(job_id)
     progress = JobProgress(store, job_id, display)
     store.start(job_id)
     try:
         report = JOB_KINDS[job.kind](settings, job.params, progress)
+        if then is not None:
+            then(job, report)
     except ReindexFailed as exc:
         store.finish(job_id, exc.report, error=str(exc), result=progress.result)
         raise
@@ -97,27 +107,24 @@ class JobRunner:
     def _work(self) -> None:
         while True:
             job_id, lock = self._queue.get()
-            follow: int | None = None
+            follow: list[int] = []  # the embed job a lexical-first ingest leads to
             try:
-                execute(self.settings, self.store, job_id)
-                follow = self._embed_after(job_id, lock)
+                execute(self.settings, self.store, job_id, then=partial(self._embed_after, lock, follow))
             except Exception:
                 log.exception("job %d failed", job_id)  # and recorded in the job
             finally:
                 with self._guard:
                     self._active.discard(job_id)
-                    if follow is not None:
-                        self._active.add(follow)
-                if follow is None:
+                    self._active.update(follow)
+                if not follow:
                     lock.release()
                 else:
-                    self._queue.put((follow, lock))  # the lock passes on to the embed job
+                    self._queue.put((follow[0], lock))  # the lock passes on to the embed job
 
-    def _embed_after(self, job_id: int, lock: WriterLock) -> int | None:
+    def _embed_after(self, lock: WriterLock, follow: list[int], job: Job, report: IngestReport) -> None:
         """After a lexical-first ingest, an embed job for its pending passages (same lock)."""
-        job = self.store.get(job_id)
-        if job.kind != "ingest" or not job.params.get("lexical_first") or not job.chunks:
-            return None
-        follow = self.store.create("embed", embed_params(), rerun_of=None)
-        lock.describe(f"embed job {follow.id} (web, after ingest job {job_id})")
-        return follow.id
+        if job.kind != "ingest" or not job.params.get("lexical_first") or not report.chunks:
+            return
+        embed = self.store.create("embed", embed_params(), rerun_of=None)
+        lock.describe(f"embed job {embed.id} (web, after ingest job {job.id})")
+        follow.append(embed.id)
