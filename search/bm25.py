@@ -35,6 +35,7 @@ class Segment:
     def __post_init__(self) -> None:
         self.vocab = {t: i for i, t in enumerate(self.terms)}
         self._cached: tuple[int, int] | None = None
+        self._norms: tuple[float, np.ndarray] | None = None  # (avgdl, length normalisation per document)
 
     @classmethod
     def build(cls, chunk_ids: Sequence[int], token_lists: Sequence[Sequence[str]]) -> Segment:
@@ -95,6 +96,13 @@ class Segment:
         out[known] = self.indptr[t[known] + 1] - self.indptr[t[known]]
         return out
 
+    def length_norms(self, avgdl: float) -> np.ndarray:
+        """K1 (1 - B + B dl / avgdl) of every local document, the very expression (and dtype,
+        float64) ``contributions`` computes per posting; kept until avgdl changes."""
+        if self._norms is None or self._norms[0] != avgdl:
+            self._norms = (avgdl, K1 * (1 - B + B * self.lengths / np.float32(avgdl)))
+        return self._norms[1]
+
     def delete(self, chunk_ids: np.ndarray) -> None:
         if not len(self.chunk_ids) or not len(chunk_ids):
             return
@@ -128,10 +136,15 @@ class Segment:
         if not found:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         spans = [(int(self.indptr[t]), int(self.indptr[t + 1])) for t, _ in found]
-        d = np.concatenate([self.docs[lo:hi] for lo, hi in spans])
+        d = np.concatenate([self.docs[lo:hi] for lo, hi in spans], dtype=np.intp)  # the index type: cast once
         tf = np.concatenate([self.tfs[lo:hi] for lo, hi in spans])
         w = np.repeat(np.asarray([w for _, w in found], dtype=np.float32), [hi - lo for lo, hi in spans])
-        part = w * tf / (tf + K1 * (1 - B + B * self.lengths[d] / np.float32(avgdl)))
+        # w tf / (tf + norm), as in ``contributions`` (float32 numerator, float64 quotient), computed
+        # in place over the (millions of) postings of a long query, the norms looked up per document
+        denominator = self.length_norms(avgdl)[d]
+        denominator += tf
+        tf *= w
+        part = np.divide(tf, denominator, out=denominator)
         total = np.bincount(d, weights=part, minlength=len(self.chunk_ids)).astype(np.float32)
         hits = np.flatnonzero(total)
         hits = hits[~self.deleted[hits]]

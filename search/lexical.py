@@ -128,12 +128,11 @@ class LexicalIndex:
                 weights[term] = weights.get(term, 0.0) + float(
                     np.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5))
                 )
-        if allowed is not None:
-            inside = np.flatnonzero(allowed)
-            if len(inside) <= RARE_SHARE * n:  # a selective filter: score only the allowed chunks
-                return _top(
-                    *self._collect(segments, allowed, lambda s: s.allowed_scores(inside, weights, avgdl)), k
-                )
+        if allowed is not None and np.count_nonzero(allowed) <= RARE_SHARE * n:
+            inside = np.flatnonzero(allowed)  # a selective filter: score only the allowed chunks
+            return _top(
+                *self._collect(segments, allowed, lambda s: s.allowed_scores(inside, weights, avgdl)), k
+            )
         rare = [t for t in weights if df[t] <= RARE_SHARE * n] if len(weights) <= PRUNE_TERMS else []
         bound = sum(w for t, w in weights.items() if t not in rare)
         if rare:
@@ -154,9 +153,12 @@ class LexicalIndex:
             hits, s = score(segment)
             found = np.asarray(segment.chunk_ids)[hits]
             if allowed is not None:
-                inside = found < len(allowed)
-                keep = np.zeros(len(found), dtype=bool)
-                keep[inside] = allowed[found[inside]]
+                if found.max(initial=-1) < len(allowed):  # the usual case: every id inside the mask
+                    keep = allowed[found]
+                else:
+                    inside = found < len(allowed)
+                    keep = np.zeros(len(found), dtype=bool)
+                    keep[inside] = allowed[found[inside]]
                 found, s = found[keep], s[keep]
             ids.append(found)
             scores.append(s)
@@ -238,8 +240,7 @@ def _document_frequencies(segments: Sequence[Segment], terms: Sequence[str]) -> 
 def _top(ids: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
     """The k best (id, score), ties broken by chunk id."""
     if len(ids) > k:
-        cut = np.argpartition(-scores, k - 1)[:k]
-        threshold = scores[cut].min()
+        threshold = np.partition(scores, len(scores) - k)[len(scores) - k]  # the k-th best score
         chosen = np.flatnonzero(scores >= threshold)
         ids, scores = ids[chosen], scores[chosen]
     order = np.lexsort((ids, -scores))[:k]
