@@ -113,6 +113,11 @@ class Profiles:
         rows = np.asarray([self.row[d] for d in doc_ids], dtype=np.int64)
         return (self.raw[rows] - means[np.maximum(self.kind[rows], 0)]) / norms[rows, None]
 
+    def _rows_of(self, doc_ids: set[str]) -> np.ndarray:
+        """The rows of those of these documents that have a profile."""
+        rows = (self.row.get(d, -1) for d in doc_ids)
+        return np.fromiter((r for r in rows if r >= 0), dtype=np.int64)
+
     def search(
         self, profile: np.ndarray, k: int, admitted: set[str] | None, removed: set[str]
     ) -> list[tuple[str, float]]:
@@ -121,9 +126,9 @@ class Profiles:
         allowed = self.kind[:n] >= 0
         if admitted is not None:
             keep = np.zeros(n, dtype=bool)
-            keep[[self.row[d] for d in admitted if d in self.row]] = True
+            keep[self._rows_of(admitted)] = True
             allowed &= keep
-        allowed[[self.row[d] for d in removed if d in self.row]] = False
+        allowed[self._rows_of(removed)] = False
         rows = np.flatnonzero(allowed)
         if not len(rows) or k <= 0:
             return []
