@@ -129,3 +129,16 @@ def test_ingested_through_one_node_found_through_another_and_the_replica(
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_deleted_through_one_node_is_gone_through_another(nodes: list[str], tmp_path: Path) -> None:
+    node_a, node_b = nodes
+    ingest_through(node_a, tmp_path)
+    found = search_ids(node_b, "belasting voor terrassen op straat")
+    assert len(found) == 1
+    answer = httpx.delete(f"{node_b}/admin/documents/{found[0]}", headers=AUTH, timeout=60)
+    assert answer.status_code == 200, answer.text
+    assert search_ids(node_a, "belasting voor terrassen op straat") == []
+    assert httpx.get(f"{node_a}/documents/{found[0]}", timeout=30).status_code == 404
+    again = httpx.delete(f"{node_a}/admin/documents/{found[0]}", headers=AUTH, timeout=60)
+    assert again.status_code == 404 and again.json()["melding"], again.text

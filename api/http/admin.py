@@ -35,8 +35,8 @@ from api.settings import Settings
 from ingest.meldingen import melding
 from ingest.sru import DEFAULT_ENDPOINT, HarvestQuery
 from search.embedders import EMBEDDERS
+from search.engines import Place, open_live
 from search.errors import DocumentNotFound, InvalidInput
-from search.generations import open_live
 from search.locking import WriterLock
 
 
@@ -124,7 +124,7 @@ class Admin:
         """Remove a document from the live generation's catalog, vectors and lexical index."""
         found = 0
         with self.lock(f"delete {doc_id}"):
-            index = open_live(self.settings.data_dir)
+            index = open_live(Place.of(self.settings))  # the embedded index or the database
             if index is not None:
                 try:
                     found = index.delete([doc_id])
