@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field
 
@@ -26,7 +27,7 @@ class Settings(IndexSettings):
     keep_uploads: bool = True
     ingest_roots: str = ""  # folders the admin may ingest from by path, os.pathsep-separated; "": off
     # PostgreSQL: a job whose node sent no heartbeat for this long (its process died) is interrupted
-    job_lease_s: float = Field(60.0, gt=0)
+    job_lease_s: Annotated[float, Field(gt=0)] = 60.0
 
     def budget(self) -> Budget:
         """What reading one document for a web request or web job may cost."""
