@@ -9,16 +9,47 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from search.engines import Place
 
 REPO = Path(__file__).resolve().parents[1]
 SKIP_REASON = "PostgreSQL engine tests need SCHUTTING_TEST_DATABASE_URL, or root to run `make postgres`"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_node(data_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """`schutting serve` in a process of its own with ``env`` over this one's; (process, base URL)
+    once /health answers. Its output goes to ``data_dir/server.log``."""
+    port = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = (data_dir / "server.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], cwd=REPO,
+                            env={**os.environ, "SCHUTTING_DATA_DIR": str(data_dir), **env},
+                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health", timeout=5).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError(f"node did not start: {(data_dir / 'server.log').read_text()[-2000:]}")
 
 
 def start_local_postgres() -> str:

@@ -10,7 +10,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +25,7 @@ from fastapi.testclient import TestClient
 from api.cli.main import main
 from api.http import create_app
 from api.settings import Settings
-from tests.pg_support import REPO
+from tests.pg_support import start_node
 from tests.test_harvest import ALL_THREE, QUERY, Handler, Service
 
 TOKEN = "pg-jobs-admin-token"
@@ -143,32 +142,12 @@ def test_job_started_through_one_node_is_followed_live_through_another(
     assert not any((tmp_path / name / "jobs.sqlite").exists() for name in ("a", "b", "c"))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(data_dir: Path, url: str) -> tuple[subprocess.Popen[bytes], str]:
     """`schutting serve` in a process of its own, renewing its jobs' heartbeats with a short lease."""
-    port = free_port()
-    env = {**os.environ, "SCHUTTING_DATA_DIR": str(data_dir), "SCHUTTING_DATABASE_URL": url,
-           "SCHUTTING_MODEL": "use-multilingual", "SCHUTTING_ADMIN_TOKEN": TOKEN, "SCHUTTING_OCR": "false",
-           "SCHUTTING_JOB_LEASE_S": str(LEASE_S)}  # fmt: skip
-    data_dir.mkdir(parents=True)
-    log = (data_dir / "server.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], cwd=REPO, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/health", timeout=5).status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError(f"node did not start: {(data_dir / 'server.log').read_text()[-2000:]}")
+    assert not data_dir.exists()
+    return start_node(data_dir, {"SCHUTTING_DATABASE_URL": url, "SCHUTTING_MODEL": "use-multilingual",
+                                 "SCHUTTING_ADMIN_TOKEN": TOKEN, "SCHUTTING_OCR": "false",
+                                 "SCHUTTING_JOB_LEASE_S": str(LEASE_S)})  # fmt: skip
 
 
 def test_job_of_a_killed_node_is_interrupted_after_its_lease_and_rerun_elsewhere(

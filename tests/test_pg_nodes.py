@@ -3,10 +3,7 @@ node B, and through node C whose searches go to a streaming replica (all real pr
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +12,7 @@ import httpx
 import psycopg
 import pytest
 
+from tests import pg_support
 from tests.pg_support import REPO
 
 TOKEN = "nodes-admin-token"
@@ -34,31 +32,9 @@ def node_database(fresh_database: str) -> str:
     return fresh_database
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_node(data_dir: Path, url: str, read_url: str = "") -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "SCHUTTING_DATA_DIR": str(data_dir), "SCHUTTING_DATABASE_URL": url,
-           "SCHUTTING_DATABASE_READ_URL": read_url, "SCHUTTING_MODEL": "use-multilingual",
-           "SCHUTTING_ADMIN_TOKEN": TOKEN}  # fmt: skip
-    cmd = [sys.executable, "-m", "api.cli", "serve", "--port", str(port)]
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log = (data_dir / "server.log").open("wb")
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/health", timeout=5).status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError(f"node did not start: {(data_dir / 'server.log').read_text()[-2000:]}")
+    return pg_support.start_node(data_dir, {"SCHUTTING_DATABASE_URL": url, "SCHUTTING_DATABASE_READ_URL": read_url,
+                                            "SCHUTTING_MODEL": "use-multilingual", "SCHUTTING_ADMIN_TOKEN": TOKEN})  # fmt: skip
 
 
 @pytest.fixture
