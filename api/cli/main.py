@@ -166,7 +166,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--answerability",
         action="store_true",
-        help="ask each question also with its answer excluded: how often is the top result weak?",
+        help="ask each question (or query document, on a find-similar set) also with its relevant documents "
+        "excluded: how often is the top result weak?",
     )
     p.add_argument("--json", action="store_true")
 
