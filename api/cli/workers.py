@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -36,6 +37,7 @@ def add_worker_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--lease", type=float, default=LEASE_S, help=f"seconds a unit stays ours unrenewed ({LEASE_S:g})"
     )
+    p.add_argument("--threads", type=int, help="threads for the embedding model (default: all cores)")
 
 
 def _place(settings: Settings) -> Place:
@@ -76,6 +78,8 @@ def _wait(place: Place, job: int) -> dict[str, Any]:
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> str:
     place = _place(settings)
+    if args.threads:
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # read when a unit loads its model
     cache = embedding_cache(place, settings.data_dir)
     try:
         done = work(
