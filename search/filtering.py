@@ -56,8 +56,12 @@ class ChunkFilter:
             self._cache[key] = self._build(filters, revision)
         return self._cache[key]
 
-    def excluded_documents(self, filters: Filters, revision: int) -> tuple[set[str] | None, set[str]]:
-        """(documents admitted by the filter's positive clauses or None for all, documents removed)."""
+    def excluded_documents(
+        self, filters: Filters, revision: int
+    ) -> tuple[set[str] | None, set[str], frozenset[str]]:
+        """(documents admitted by the filter's positive clauses or None for all, documents removed,
+        superseded versions removed): the last is one object per revision, so a caller may keep
+        what it derives from it."""
         where, args = _where(_positive(filters))
         admitted = None
         if where:
@@ -67,9 +71,10 @@ class ChunkFilter:
             marks = ",".join("?" * len(filters.exclude_municipalities))
             sql = f"SELECT id FROM documents WHERE municipality_code IN ({marks})"
             removed |= {r[0] for r in self.catalog.rows(sql, filters.exclude_municipalities)}
+        superseded = frozenset[str]()
         if filters.current_only and not filters.valid_on:
-            removed |= self._base_at(revision).superseded_docs
-        return admitted, removed
+            superseded = self._base_at(revision).superseded_docs
+        return admitted, removed, superseded
 
     def _build(self, filters: Filters, revision: int) -> Allowed | None:
         base = self._base_at(revision)

@@ -216,8 +216,8 @@ class Index:
     def profile_search(self, profile: np.ndarray, filters: Filters, k: int) -> list[tuple[str, float]]:
         profiles = self.profiles()
         with self._lock:
-            admitted, removed = self.filters.excluded_documents(filters, self._revision)
-            return profiles.search(profile, k, admitted, removed)
+            admitted, removed, superseded = self.filters.excluded_documents(filters, self._revision)
+            return profiles.search(profile, k, admitted, removed, superseded)
 
     # -- writes ---------------------------------------------------------------------------
 

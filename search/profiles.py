@@ -13,6 +13,7 @@ rebuilds them all.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 
 import numpy as np
 
@@ -36,6 +37,8 @@ class Profiles:
         self.counts = np.zeros(0, dtype=np.int64)
         self._centred: tuple[np.ndarray, np.ndarray] | None = None  # (means per row, norms)
         self._names: np.ndarray | None = None
+        self._changes = 0  # puts and removes so far: rows derived from a document set stay valid until one
+        self._kept_rows: tuple[frozenset[str], int, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.row)
@@ -61,6 +64,7 @@ class Profiles:
         self.sums[t] += raw
         self.counts[t] += 1
         self._centred = None
+        self._changes += 1
 
     def remove(self, doc_id: str) -> None:
         r = self.row.pop(doc_id, None)
@@ -70,6 +74,7 @@ class Profiles:
             self.counts[t] -= 1
             self.kind[r] = -1
             self._centred = None
+            self._changes += 1
 
     def _means(self) -> np.ndarray:
         """Centring mean per type (the mean of all documents for rare types)."""
@@ -113,15 +118,25 @@ class Profiles:
         rows = np.asarray([self.row[d] for d in doc_ids], dtype=np.int64)
         return (self.raw[rows] - means[np.maximum(self.kind[rows], 0)]) / norms[rows, None]
 
-    def _rows_of(self, doc_ids: set[str]) -> np.ndarray:
+    def _rows_of(self, doc_ids: AbstractSet[str]) -> np.ndarray:
         """The rows of those of these documents that have a profile."""
         rows = (self.row.get(d, -1) for d in doc_ids)
         return np.fromiter((r for r in rows if r >= 0), dtype=np.int64)
 
+    def _rows_of_kept(self, doc_ids: frozenset[str]) -> np.ndarray:
+        """``_rows_of`` for a set that is one object for many searches (the superseded versions of a
+        catalog revision: thousands of documents), kept until that set or a profile changes."""
+        kept = self._kept_rows
+        if kept is None or kept[0] is not doc_ids or kept[1] != self._changes:
+            kept = self._kept_rows = (doc_ids, self._changes, self._rows_of(doc_ids))
+        return kept[2]
+
     def search(
-        self, profile: np.ndarray, k: int, admitted: set[str] | None, removed: set[str]
-    ) -> list[tuple[str, float]]:
-        """The k documents with the nearest centred profiles among the allowed ones."""
+        self, profile: np.ndarray, k: int, admitted: set[str] | None, removed: set[str],
+        superseded: frozenset[str] = frozenset(),
+    ) -> list[tuple[str, float]]:  # fmt: skip
+        """The k documents with the nearest centred profiles among the allowed ones (not in
+        ``removed``, nor in ``superseded``)."""
         n = len(self.doc_ids)
         allowed = self.kind[:n] >= 0
         if admitted is not None:
@@ -129,6 +144,8 @@ class Profiles:
             keep[self._rows_of(admitted)] = True
             allowed &= keep
         allowed[self._rows_of(removed)] = False
+        if superseded:
+            allowed[self._rows_of_kept(superseded)] = False
         rows = np.flatnonzero(allowed)
         if not len(rows) or k <= 0:
             return []

@@ -48,3 +48,22 @@ def test_each_type_is_centred_on_its_own_mean() -> None:
     np.testing.assert_allclose(np.linalg.norm(centred, axis=1), 1.0, atol=1e-5)
     hits = profiles.search(profiles.vectors(["p1"])[0], 3, None, {"p1"})
     assert len(hits) == 3 and "p1" not in dict(hits)
+
+
+def test_superseded_documents_stay_out_while_the_profiles_change() -> None:
+    rng = np.random.default_rng(5)
+    profiles = Profiles(8)
+    vectors = _docs(rng, MIN_TYPE_DOCUMENTS, np.eye(8)[0])
+    for i, v in enumerate(vectors):
+        profiles.put(f"p{i}", "bestemmingsplan", v)
+    query = profiles.vectors(["p0"])[0]
+    superseded = frozenset({"p1", "p2"})
+    every = dict(profiles.search(query, 100, None, set()))
+    assert {"p1", "p2"} <= every.keys()
+    first = dict(profiles.search(query, 100, None, {"p0"}, superseded))
+    assert first.keys() == every.keys() - {"p0", "p1", "p2"}
+    profiles.put("p2", "bestemmingsplan", vectors[3])  # a new row for p2: the kept rows are stale
+    profiles.put("p9x", "bestemmingsplan", vectors[4])
+    after = dict(profiles.search(query, 100, None, set(), superseded))
+    assert "p2" not in after and "p1" not in after and "p9x" in after and "p0" in after
+    assert dict(profiles.search(query, 100, None, set(), frozenset())).keys() >= {"p1", "p2"}
