@@ -8,6 +8,7 @@ import bm25s
 import numpy as np
 import pytest
 
+from search import lexical
 from search.lexical import MAX_SEGMENTS, LexicalIndex, analyse
 
 TEXTS = [
@@ -64,3 +65,32 @@ def test_allowed_mask_filters_before_the_top_k() -> None:
 
 def _rounded(hits: list[tuple[int, float]]) -> list[tuple[int, float]]:
     return [(c, round(s, 4)) for c, s in hits]
+
+
+def test_a_flush_never_merges_a_first_loads_big_segments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lexical, "SEAL_AT", 4)  # segments of 4+ chunks are "big" here
+    monkeypatch.setattr(lexical, "SMALL_SEGMENT", 2)
+    monkeypatch.setattr(lexical, "MAX_SEGMENTS", 3)
+    monkeypatch.setattr(lexical, "TIER", 3)  # three segments of 2-3 chunks are merged into one
+    ids = list(range(1, 141))  # 140 chunks: the old rule merged up to 5% of the index, a big one included
+    texts = [TEXTS[i % len(TEXTS)] for i in range(len(ids))]
+    parts = LexicalIndex()
+    cut = 120
+    for start in range(0, cut, 4):  # a first load: big segments, more of them than MAX_SEGMENTS
+        parts.add(ids[start : start + 4], texts[start : start + 4])
+        parts.seal()
+    parts.save(tmp_path / "lexicon", 0)
+    big = list(parts.segments)
+    assert len(big) > lexical.MAX_SEGMENTS
+    for i in range(cut, len(ids)):  # then one chunk per flush
+        parts.add(ids[i : i + 1], texts[i : i + 1])
+        parts.save(tmp_path / "lexicon", i)
+        assert parts.segments[: len(big)] == big  # the same segment objects, never rewritten
+        assert sum(len(s) < lexical.SMALL_SEGMENT for s in parts.segments) <= 1
+        assert sum(lexical.SMALL_SEGMENT <= len(s) < lexical.SEAL_AT for s in parts.segments) <= lexical.TIER
+    assert any(len(s) >= lexical.SEAL_AT for s in parts.segments[len(big) :])  # a tier of middle ones merged
+    whole = LexicalIndex.build(ids, texts)
+    for query in ("bijzondere bijstand", "hond", "parkeervergunning bewoners"):
+        assert _rounded(parts.search(query, 10)) == _rounded(whole.search(query, 10))
