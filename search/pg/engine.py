@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 import numpy as np
@@ -24,6 +25,7 @@ from search.pg.catalog import PgCatalog
 from search.pg.connection import Database
 from search.pg.generations import Generation
 from search.pg.writes import Writer
+from search.profiles import MIN_TYPE_DOCUMENTS
 from search.types import Chunk, Document, Filters
 
 
@@ -51,7 +53,7 @@ class PgEngine:
         self._catalog = PgCatalog(db, generation.name)
         self._writer = Writer(generation.name, generation.dim)
         self._lock = threading.RLock()
-        self._mean: tuple[int, np.ndarray] | None = None
+        self._means: tuple[int, TypeMeans] | None = None
         self._pending: tuple[int, int] | None = None  # (revision, chunks without a vector)
 
     @property
@@ -165,34 +167,61 @@ class PgEngine:
 
     def profile_of(self, vectors: np.ndarray, doc_type: str = "") -> np.ndarray:
         raw = normalise(np.asarray(vectors, dtype=np.float32).mean(axis=0))[0]
-        return normalise(raw - self._profile_mean())[0]
+        return normalise(raw - self._profile_means().of(doc_type))[0]
 
     def profile_vectors(self, doc_ids: Sequence[str]) -> np.ndarray:
         if not doc_ids:
             return np.zeros((0, self.generation.dim), dtype=np.float32)
         with self.db.read() as conn:
             rows = conn.execute(
-                f"SELECT doc_id, vector FROM {self.schema}.profiles WHERE doc_id = ANY(%s)", (list(doc_ids),)
+                f"SELECT doc_id, doc_type, vector FROM {self.schema}.profiles WHERE doc_id = ANY(%s)",
+                (list(doc_ids),),
             )
-            found = {str(d): as_array(v) for d, v in rows.fetchall()}
-        raw = np.vstack([found[d] for d in doc_ids])
-        return normalise(raw - self._profile_mean())
+            found = {str(d): (str(t), as_array(v)) for d, t, v in rows.fetchall()}
+        means = self._profile_means()
+        return normalise(np.vstack([found[d][1] - means.of(found[d][0]) for d in doc_ids]))
 
     def profile_search(self, profile: np.ndarray, filters: Filters, k: int) -> list[tuple[str, float]]:
-        mean = self._profile_mean()
+        means = self._profile_means()
         with self.db.read() as conn:
-            return ranking.profiles(conn, self.schema, profile, mean, filters, k)
+            return ranking.profiles(conn, self.schema, profile, means.by_type, means.overall, filters, k)
 
-    def _profile_mean(self) -> np.ndarray:
-        """The corpus mean of the raw profiles, recomputed when the revision moved."""
+    def _profile_means(self) -> TypeMeans:
+        """The centring mean of each document type (as ``search.profiles``: a type of fewer than
+        MIN_TYPE_DOCUMENTS documents, and no type, use the mean of all), recomputed when the
+        revision moved."""
         revision = self.catalog.revision()
-        if self._mean is None or self._mean[0] != revision:
+        if self._means is None or self._means[0] != revision:
             with self.db.read() as conn:
-                row = conn.execute(f"SELECT avg(vector) FROM {self.schema}.profiles").fetchone()
-            value = row[0] if row else None
-            mean = as_array(value) if value is not None else np.zeros(self.generation.dim, np.float32)
-            self._mean = (revision, mean)
-        return self._mean[1]
+                rows = conn.execute(
+                    f"SELECT doc_type, count(*), sum(vector) FROM {self.schema}.profiles GROUP BY doc_type"
+                ).fetchall()
+            self._means = (revision, TypeMeans.of_sums([(str(t), int(n), as_array(v)) for t, n, v in rows],
+                                                       self.generation.dim))  # fmt: skip
+        return self._means[1]
+
+
+@dataclass(frozen=True)
+class TypeMeans:
+    """Centring means: per document type where the type is common, else the mean of all."""
+
+    overall: np.ndarray
+    by_type: dict[str, np.ndarray]
+
+    @classmethod
+    def of_sums(cls, rows: Sequence[tuple[str, int, np.ndarray]], dim: int) -> TypeMeans:
+        total = sum(n for _, n, _ in rows)
+        overall = (
+            (np.sum([v.astype(np.float64) for _, _, v in rows], axis=0) / total).astype(np.float32)
+            if total
+            else np.zeros(dim, dtype=np.float32)
+        )
+        common = {t: (v.astype(np.float64) / n).astype(np.float32) for t, n, v in rows
+                  if t and n >= MIN_TYPE_DOCUMENTS}  # fmt: skip
+        return cls(overall, common)
+
+    def of(self, doc_type: str) -> np.ndarray:
+        return self.by_type.get(doc_type, self.overall)
 
 
 def reindex_lock_key(space: str) -> int:

@@ -114,22 +114,36 @@ def _quoted(term: str) -> str:
 
 
 PROFILES = """
-SELECT p.doc_id, (-(p.vector <#> %s) - %s) / sqrt(greatest(1 + 2 * (p.vector <#> %s) + %s, 1e-12)) AS score
+SELECT p.doc_id, {score} AS score
 FROM {s}.profiles p JOIN {s}.documents d ON d.id = p.doc_id
 WHERE {cond} ORDER BY score DESC, p.doc_id LIMIT %s
 """
+# the centred cosine of a normalised raw profile p with the query q, for the centring mean m:
+# (p.q - m.q) / |p - m|, with |p - m|^2 = 1 - 2 p.m + m.m (<#> is the negative inner product)
+CENTRED = "(-(p.vector <#> %s) - %s) / sqrt(greatest(1 + 2 * (p.vector <#> %s) + %s, 1e-12))"
 
 
 def profiles(
-    conn: psycopg.Connection, s: str, profile: np.ndarray, mean: np.ndarray, filters: Filters, k: int
-) -> list[tuple[str, float]]:
-    """Documents whose centred profile (raw profile minus ``mean``, normalised) is nearest ``profile``."""
+    conn: psycopg.Connection, s: str, profile: np.ndarray, by_type: dict[str, np.ndarray], overall: np.ndarray,
+    filters: Filters, k: int,
+) -> list[tuple[str, float]]:  # fmt: skip
+    """Documents whose centred profile (raw profile minus the mean of its type, ``overall`` for a
+    type not in ``by_type``, normalised) is nearest ``profile``."""
     if k <= 0:
         return []
     q = np.asarray(profile, dtype=np.float32).reshape(-1)
-    m = np.asarray(mean, dtype=np.float32).reshape(-1)
-    cond, args = where(filters, s)
-    rows = conn.execute(
-        PROFILES.format(s=s, cond=cond), [q, float(q @ m), m, float(m @ m), *args, k]
-    ).fetchall()
+
+    def centred(mean: np.ndarray) -> list[Any]:
+        m = np.asarray(mean, dtype=np.float32).reshape(-1)
+        return [q, float(q @ m), m, float(m @ m)]
+
+    score, args = CENTRED, centred(overall)
+    if by_type:
+        types = sorted(by_type)
+        score = (
+            "CASE p.doc_type " + " ".join(f"WHEN %s THEN {CENTRED}" for _ in types) + f" ELSE {CENTRED} END"
+        )
+        args = [a for t in types for a in (t, *centred(by_type[t]))] + args
+    cond, cond_args = where(filters, s)
+    rows = conn.execute(PROFILES.format(s=s, cond=cond, score=score), [*args, *cond_args, k]).fetchall()
     return [(str(d), float(score)) for d, score in rows]
