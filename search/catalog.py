@@ -206,13 +206,9 @@ class Catalog:
         return _info(row) if row else None
 
     def documents(self, doc_ids: Sequence[str]) -> dict[str, DocumentInfo]:
-        out: dict[str, DocumentInfo] = {}
-        for start in range(0, len(doc_ids), 500):
-            part = list(doc_ids[start : start + 500])
-            marks = ",".join("?" * len(part))
-            for row in self._db.execute(f"SELECT {DOC_COLUMNS} FROM documents WHERE id IN ({marks})", part):
-                out[row[0]] = _info(row)
-        return out
+        return {
+            row[0]: _info(row) for row in self._where_id_in(f"SELECT {DOC_COLUMNS} FROM documents", doc_ids)
+        }
 
     def list_documents(self, limit: int = 100, offset: int = 0) -> list[DocumentInfo]:
         rows = self._db.execute(
@@ -266,11 +262,7 @@ class Catalog:
     def vectors_of(self, chunk_ids: Sequence[int], dim: int) -> np.ndarray:
         """Full-precision vectors of these chunks, in the order asked (zeros for unknown ids and
         for pending chunks, which have no vector yet)."""
-        found: dict[int, bytes] = {}
-        for start in range(0, len(chunk_ids), 500):
-            part = [int(c) for c in chunk_ids[start : start + 500]]
-            marks = ",".join("?" * len(part))
-            found.update(self._db.execute(f"SELECT id, vector FROM chunks WHERE id IN ({marks})", part))
+        found: dict[int, bytes] = dict(self._where_id_in("SELECT id, vector FROM chunks", _ints(chunk_ids)))
         empty = bytes(4 * dim)
         blob = b"".join(found.get(int(c)) or empty for c in chunk_ids)
         return np.frombuffer(blob, dtype=np.float32).reshape(len(chunk_ids), dim).copy()
@@ -295,25 +287,21 @@ class Catalog:
         return [(r[0], Chunk(doc_id, r[1], r[2], r[3], r[4], r[5], r[6])) for r in rows]
 
     def chunks_by_id(self, chunk_ids: Sequence[int]) -> dict[int, tuple[str, Chunk]]:
-        out: dict[int, tuple[str, Chunk]] = {}
-        for start in range(0, len(chunk_ids), 500):
-            part = [int(c) for c in chunk_ids[start : start + 500]]
-            marks = ",".join("?" * len(part))
-            for r in self._db.execute(
-                "SELECT id, doc_id, ordinal, text, label, start, end, page FROM chunks "
-                f"WHERE id IN ({marks})",
-                part,
-            ):
-                out[r[0]] = (r[1], Chunk(r[1], r[2], r[3], r[4], r[5], r[6], r[7]))
-        return out
+        select = "SELECT id, doc_id, ordinal, text, label, start, end, page FROM chunks"
+        return {
+            r[0]: (r[1], Chunk(r[1], r[2], r[3], r[4], r[5], r[6], r[7]))
+            for r in self._where_id_in(select, _ints(chunk_ids))
+        }
 
     def chunk_documents(self, chunk_ids: Sequence[int]) -> dict[int, str]:
-        out: dict[int, str] = {}
-        for start in range(0, len(chunk_ids), 500):
-            part = [int(c) for c in chunk_ids[start : start + 500]]
-            marks = ",".join("?" * len(part))
-            out.update(self._db.execute(f"SELECT id, doc_id FROM chunks WHERE id IN ({marks})", part))
-        return out
+        return dict(self._where_id_in("SELECT id, doc_id FROM chunks", _ints(chunk_ids)))
+
+    def _where_id_in(self, select: str, ids: Sequence[Any]) -> Iterator[Any]:
+        """Rows of ``select ... WHERE id IN (ids)``, asked 500 ids at a time (SQLite's limit on
+        parameters)."""
+        for start in range(0, len(ids), 500):
+            part = list(ids[start : start + 500])
+            yield from self._db.execute(f"{select} WHERE id IN ({','.join('?' * len(part))})", part)
 
     def leading_vectors(self, first_n: int, dim: int) -> tuple[list[str], np.ndarray]:
         """Per document, the vectors of its first n chunks: (doc id per row, matrix)."""
@@ -348,3 +336,8 @@ def _info(row: Sequence[Any]) -> DocumentInfo:
         doc_type=row[5], date=row[6], source=row[7], content_hash=row[8],
         extra=json.loads(row[9] or "{}"), chunk_count=int(row[10]),
     )  # fmt: skip
+
+
+def _ints(ids: Sequence[Any]) -> list[int]:
+    """Chunk ids as Python ints (numpy integers are not SQLite parameters)."""
+    return [int(c) for c in ids]
