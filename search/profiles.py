@@ -23,6 +23,19 @@ LEADING_CHUNKS = 8
 MIN_TYPE_DOCUMENTS = 20
 
 
+def centring_means(
+    types: Sequence[str], counts: np.ndarray, sums: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(the mean of all documents, the centring mean of each type), from each type's number of
+    documents and sum of raw profiles: a type's own mean where it has at least
+    ``MIN_TYPE_DOCUMENTS``, the mean of all for a rarer type and for no type known ("")."""
+    overall = sums.sum(axis=0) / max(int(counts.sum()), 1)
+    means = np.tile(overall, (max(len(counts), 1), 1))
+    common = (counts >= MIN_TYPE_DOCUMENTS) & np.asarray([t != "" for t in types], dtype=bool)
+    means[: len(counts)][common] = sums[common] / counts[common][:, None]
+    return overall.astype(np.float32), means.astype(np.float32)
+
+
 class Profiles:
     """Raw (uncentred) profiles by document, with running sums per document type."""
 
@@ -78,13 +91,10 @@ class Profiles:
 
     def _means(self) -> np.ndarray:
         """Centring mean per type (the mean of all documents for rare types)."""
-        overall = self.sums.sum(axis=0) / max(int(self.counts.sum()), 1)
-        means = np.tile(overall, (max(len(self.counts), 1), 1))
-        common = self.counts >= MIN_TYPE_DOCUMENTS
-        if "" in self.types:
-            common[self.types[""]] = False  # no type known: no kind to centre on
-        means[: len(self.counts)][common] = self.sums[common] / self.counts[common][:, None]
-        return means.astype(np.float32)
+        names = [""] * len(self.counts)
+        for name, t in self.types.items():
+            names[t] = name
+        return centring_means(names, self.counts, self.sums)[1]
 
     def _row_norms(self) -> tuple[np.ndarray, np.ndarray]:
         """(centring mean per type, norm of each row's centred profile), cached until a change;

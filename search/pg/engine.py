@@ -25,7 +25,7 @@ from search.pg.catalog import PgCatalog
 from search.pg.connection import Database
 from search.pg.generations import Generation
 from search.pg.writes import Writer
-from search.profiles import MIN_TYPE_DOCUMENTS
+from search.profiles import centring_means
 from search.types import Chunk, Document, Filters
 
 
@@ -203,22 +203,19 @@ class PgEngine:
 
 @dataclass(frozen=True)
 class TypeMeans:
-    """Centring means: per document type where the type is common, else the mean of all."""
+    """Centring means: per document type where the type is common, else the mean of all
+    (``search.profiles.centring_means``)."""
 
     overall: np.ndarray
     by_type: dict[str, np.ndarray]
 
     @classmethod
     def of_sums(cls, rows: Sequence[tuple[str, int, np.ndarray]], dim: int) -> TypeMeans:
-        total = sum(n for _, n, _ in rows)
-        overall = (
-            (np.sum([v.astype(np.float64) for _, _, v in rows], axis=0) / total).astype(np.float32)
-            if total
-            else np.zeros(dim, dtype=np.float32)
-        )
-        common = {t: (v.astype(np.float64) / n).astype(np.float32) for t, n, v in rows
-                  if t and n >= MIN_TYPE_DOCUMENTS}  # fmt: skip
-        return cls(overall, common)
+        types = [t for t, _, _ in rows]
+        counts = np.asarray([n for _, n, _ in rows], dtype=np.int64)
+        sums = np.vstack([v for _, _, v in rows]).astype(np.float64) if rows else np.zeros((0, dim))
+        overall, means = centring_means(types, counts, sums)
+        return cls(overall, dict(zip(types, means, strict=False)))  # rare types: the mean of all
 
     def of(self, doc_type: str) -> np.ndarray:
         return self.by_type.get(doc_type, self.overall)
