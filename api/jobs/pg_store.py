@@ -25,7 +25,7 @@ from psycopg import Connection
 from psycopg.types.json import Jsonb
 
 from api.errors import JobNotFound
-from api.jobs.records import KINDS, Job, interrupted
+from api.jobs.records import KINDS, Job, interrupted, report_counts
 from api.settings import Settings
 from ingest.pipeline import IngestReport
 from search.engines import Place
@@ -200,9 +200,8 @@ def _write_counts(conn: Connection, job_id: int, report: IngestReport, current: 
     conn.execute(
         "UPDATE admin_jobs SET done = %s, added = %s, updated = %s, failed = %s, skipped = %s, removed = %s, "
         "chunks = %s, current = %s, heartbeat_at = now() WHERE id = %s",
-        (report.done, len(report.added), len(report.replaced), len(report.failed), len(report.skipped),
-         len(report.removed), report.chunks, current, job_id),
-    )  # fmt: skip
+        (*report_counts(report), current, job_id),
+    )
 
 
 def _add_errors(conn: Connection, job_id: int, failures: Iterable[Any]) -> None:

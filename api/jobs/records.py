@@ -128,3 +128,10 @@ def interrupted(pid: int | None, host: str = "") -> str:
     """Why a job whose process died failed (the same words on both engines)."""
     where = f"pid {pid} on {host}" if host else f"pid {pid}"
     return f"interrupted: the process running it ({where}) stopped; run it again"
+
+
+def report_counts(report: IngestReport) -> tuple[int, int, int, int, int, int, int]:
+    """The counts both stores keep of a report, in their column order: done, added, updated,
+    failed, skipped, removed, chunks."""
+    return (report.done, len(report.added), len(report.replaced), len(report.failed), len(report.skipped),
+            len(report.removed), report.chunks)  # fmt: skip

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from api.errors import JobNotFound
-from api.jobs.records import KINDS, Job, JobRecords, interrupted
+from api.jobs.records import KINDS, Job, JobRecords, interrupted, report_counts
 from api.settings import Settings
 from ingest.pipeline import IngestReport
 from search.locking import other_process_alive
@@ -216,9 +216,8 @@ def _write_counts(db: sqlite3.Connection, job_id: int, report: IngestReport, cur
     db.execute(
         "UPDATE jobs SET done = ?, added = ?, updated = ?, failed = ?, skipped = ?, removed = ?, chunks = ?, "
         "current = ? WHERE id = ?",
-        (report.done, len(report.added), len(report.replaced), len(report.failed), len(report.skipped),
-         len(report.removed), report.chunks, current, job_id),
-    )  # fmt: skip
+        (*report_counts(report), current, job_id),
+    )
 
 
 def _now() -> str:
