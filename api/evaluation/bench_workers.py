@@ -23,19 +23,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from api.evaluation.bench_scale import SHARED
 from ingest.worker import enqueue_ingest, work
 from search.embedders import load_embedder
 from search.engines import Place
 from search.pg import queue
 
 MODEL = "use-multilingual"
-PLANS = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "corpus"
-    / "bestemmingsplannen"
-    / "documents.jsonl"
-)
+PLANS = SHARED / "corpus" / "bestemmingsplannen" / "documents.jsonl"
 
 
 def plan_files(folder: Path, plans: int, per_file: int, source: Path = PLANS) -> list[Path]:
