@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -36,6 +37,8 @@ from search.errors import InvalidInput
 from search.index import Index
 from search.retrieval import search
 from search.types import Filters
+
+S = TypeVar("S", bound="Service")
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sru"
 REPOSITORY = "https://repository.officiele-overheidspublicaties.nl"
@@ -109,15 +112,25 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def service() -> Iterator[Service]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.service = Service(base=f"http://127.0.0.1:{server.server_address[1]}")  # type: ignore[attr-defined]
+@contextmanager
+def serving(handler: type[Handler], make: Callable[[str], S]) -> Iterator[S]:
+    """The stand-in ``handler`` on a free loopback port, with the service ``make(base URL)`` gives."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    service = make(f"http://127.0.0.1:{server.server_address[1]}")
+    server.service = service  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
-    yield server.service  # type: ignore[attr-defined]
-    server.shutdown()
-    server.server_close()
+    try:
+        yield service
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def service() -> Iterator[Service]:
+    with serving(Handler, lambda base: Service(base=base)) as service:
+        yield service
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from api.jobs.kinds import HarvestProgress
 from api.settings import Settings
 from ingest.harvest_report import HarvestReport
 from search.locking import WriterLock
-from tests.test_harvest import ALL_THREE, QUERY, Handler, Service
+from tests.test_harvest import ALL_THREE, QUERY, Handler, Service, serving
 from tests.test_harvest_national import NATION
 
 TOKEN = "test-admin-token"
@@ -44,16 +43,10 @@ class GatedHandler(Handler):
 
 @pytest.fixture
 def service() -> Iterator[GatedService]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), GatedHandler)
-    service = GatedService(base=f"http://127.0.0.1:{server.server_address[1]}")
-    service.gate.set()
-    server.service = service  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield service
-    service.gate.set()
-    server.shutdown()
-    server.server_close()
+    with serving(GatedHandler, lambda base: GatedService(base=base)) as service:
+        service.gate.set()
+        yield service
+        service.gate.set()  # a test that closed it: let held requests end before the server does
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from api.cli.main import main
 from api.http import create_app
 from api.settings import Settings
 from tests.pg_support import start_node
-from tests.test_harvest import ALL_THREE, QUERY, Handler, Service
+from tests.test_harvest import ALL_THREE, QUERY, Handler, Service, serving
 
 TOKEN = "pg-jobs-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -51,15 +50,9 @@ class HeldHandler(Handler):
 
 @pytest.fixture
 def service() -> Iterator[HeldService]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), HeldHandler)
-    service = HeldService(base=f"http://127.0.0.1:{server.server_address[1]}")
-    server.service = service  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield service
-    service.gate.set()
-    server.shutdown()
-    server.server_close()
+    with serving(HeldHandler, lambda base: HeldService(base=base)) as service:
+        yield service
+        service.gate.set()  # let held requests end before the server does
 
 
 def harvest_body(service: Service) -> dict[str, Any]:
