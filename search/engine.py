@@ -74,6 +74,12 @@ class IndexEngine(Protocol):
     @property
     def lock(self) -> AbstractContextManager[Any] | threading.RLock: ...
 
+    @property
+    def concurrent_reads(self) -> bool:
+        """Whether two searches run in parallel when asked at once (hybrid asks dense and
+        lexical together): True where the work happens in other processes (a database)."""
+        ...
+
     # -- writes (one writer at a time) ------------------------------------------------
 
     def put(self, items: Sequence[tuple[Document, Sequence[Chunk], np.ndarray | None]]) -> None:

@@ -141,6 +141,10 @@ class Index:
         return self._lock
 
     @property
+    def concurrent_reads(self) -> bool:
+        return False  # both searches hold this process's lock and share its cores
+
+    @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
             from search.embedders import load_embedder

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from search.engine import IndexEngine
@@ -12,6 +14,8 @@ from search.results import MODES, check_request, document_groups, results
 # Find-similar lives in search/similarity.py; re-exported so callers have one entry point.
 from search.similarity import QueryDocument, query_document, similar
 from search.types import Filters, Result
+
+_READER = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ranking")  # second rankings of hybrid
 
 DEFAULT_MODE = "hybrid"
 # Reciprocal rank fusion weights (dense, lexical), tuned on vac-questions dev (nDCG@10):
@@ -36,11 +40,7 @@ def search(
     vector = index.embedder.embed_query(query) if mode != "lexical" else None
     depth = max(200, 20 * k)
     while True:
-        rankings = []
-        if vector is not None:
-            rankings.append(index.dense_search(vector, filters, depth))
-        if mode in ("lexical", "hybrid"):
-            rankings.append(index.lexical_search(query, filters, depth))
+        rankings = _rankings(index, query, vector, filters, depth, mode)
         fused = rankings[0] if len(rankings) == 1 else reciprocal_rank_fusion(rankings, QUESTION_WEIGHTS)
         if len(rankings) == 2 and index.count_pending():
             fused = pending_ranked_lexically(index, fused, rankings[1])
@@ -50,6 +50,19 @@ def search(
             break
         depth *= 4
     return results(index, groups[:k], query_stems(query), passages)
+
+
+def _rankings(
+    index: IndexEngine, query: str, vector: np.ndarray | None, filters: Filters, depth: int, mode: str
+) -> list[list[tuple[int, float]]]:
+    """The dense and/or lexical ranking; both at once where the engine answers reads in parallel
+    (PostgreSQL: two server processes, so hybrid costs the slower of the two, not their sum)."""
+    dense = (lambda: index.dense_search(vector, filters, depth)) if vector is not None else None
+    lexical = (lambda: index.lexical_search(query, filters, depth)) if mode in ("lexical", "hybrid") else None
+    if dense and lexical and index.concurrent_reads:
+        other = _READER.submit(lexical)
+        return [dense(), other.result()]
+    return [run() for run in (dense, lexical) if run]
 
 
 def pending_ranked_lexically(

@@ -33,9 +33,15 @@ def corpus() -> list[Document]:
     lengths vary so BM25's length normalisation matters."""
     docs = []
     for i in range(80):
-        words = ["Het afval wordt opgehaald"] + ["op afspraak"] * (i % 4 == 0) + ["in de container"] * (i % 5 == 0)
+        words = (
+            ["Het afval wordt opgehaald"]
+            + ["op afspraak"] * (i % 4 == 0)
+            + ["in de container"] * (i % 5 == 0)
+        )
         words += ["grofvuil"] * (i % 10 == 0) + ["in de wijk en in het dorp"] * (i % 3) + ["afval"] * (i % 5)
-        code, town, province = ("GM0363", "Amsterdam", "Noord-Holland") if i % 2 else ("GM0629", "Wassenaar", "Zuid-Holland")
+        code, town, province = (
+            ("GM0363", "Amsterdam", "Noord-Holland") if i % 2 else ("GM0629", "Wassenaar", "Zuid-Holland")
+        )
         docs.append(Document(id=f"d{i:02d}", title=f"Afvalregeling {i}", sections=(Section("", " ".join(words) + "."),),
                              municipality=town, municipality_code=code, province=province, content_hash=f"h{i}"))  # fmt: skip
     return docs

@@ -74,6 +74,10 @@ class PgEngine:
         return self._embedder
 
     @property
+    def concurrent_reads(self) -> bool:
+        return True  # each search is a query in its own server process
+
+    @property
     def lock(self) -> threading.RLock:
         """Nothing in this process needs guarding; kept for callers of the embedded engine's lock."""
         return self._lock

@@ -23,6 +23,10 @@ CREATE TABLE {schema}.documents (
     chunk_count integer NOT NULL DEFAULT 0,
     added_at timestamptz NOT NULL DEFAULT now()
 );
+-- Filters and the allowed-chunk count read this narrow index instead of the wide rows (at 1M
+-- passages the documents' seq scan took 15-50 ms per query; index-only: 4-12 ms).
+CREATE INDEX documents_filters ON {schema}.documents (id)
+    INCLUDE (is_current, chunk_count, municipality_code, province, doc_type, date, valid_from, valid_to);
 CREATE INDEX ON {schema}.documents (municipality_code);
 CREATE INDEX ON {schema}.documents (work_id);
 CREATE INDEX ON {schema}.documents (source);

@@ -22,6 +22,7 @@ from search.types import Filters
 
 EXACT_LIMIT = 20_000  # allowed chunks up to which an exact scan beats the index
 MAX_EF_SEARCH = 1000  # pgvector's limit; a larger k is answered exactly
+IVFFLAT_PROBES = 32  # lists searched of an IVFFlat index (the embedded engine's IVF nprobe)
 EF_SEARCH_MIN = 100  # recall@10 at 50k passages: 0.60 with pgvector's default 40, 0.80 with 100
 K1, B = 1.2, 0.75
 
@@ -43,8 +44,12 @@ def dense(
             "c.vector <#> %s" if index == "hnsw" else f"c.vector::halfvec({dim}) <#> %s::halfvec({dim})"
         )
         with conn.transaction():
-            conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH_MIN, int(k))}")
-            conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+            if index.startswith("ivfflat"):  # built after a bulk load (make bench-postgres)
+                conn.execute(f"SET LOCAL ivfflat.probes = {IVFFLAT_PROBES}")
+                conn.execute("SET LOCAL ivfflat.iterative_scan = relaxed_order")
+            else:
+                conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH_MIN, int(k))}")
+                conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             rows = conn.execute(f"{base} ORDER BY {distance} LIMIT %s", [query, *args, query, k]).fetchall()
         if len(rows) >= min(k, allowed):
             return _ordered(rows)
@@ -84,7 +89,13 @@ GROUP BY cand.id ORDER BY score DESC, cand.id LIMIT %s
 """
 SEED_FACTOR = 2  # passages scored per seed query: SEED_FACTOR * k
 MAX_CLAUSES = 64  # minimal term sets in one candidate query; more: the essential terms' union
-CANDIDATE_BUDGET = 2000  # passages scored at most (bound by document frequencies) before the floor rises
+# The work a candidate query may cost, in posting-list entries the GIN index reads: an AND of
+# terms reads about its rarest term's list once per term (the index skips through the longer
+# ones), and each candidate it yields is scored. At 1M passages a list of 100k entries took
+# ~15 ms to read and a candidate ~15 us to score, so this keeps a query near 30 ms.
+CANDIDATE_BUDGET = 200_000
+BUDGET_DEPTH = 200  # the k the budget is for (hybrid search's depth at k = 10)
+SCORE_COST = 100  # one candidate scored, in posting entries read
 RAISES = 19  # steps of raising the floor, each a twentieth of the way to the sum of all idf
 
 
@@ -103,11 +114,11 @@ def lexical(
     the top k, and only passages holding a set of query terms whose idf sum reaches ``theta`` can
     be in it. The seeds are passages holding all terms (then all but the most common one, ...);
     the candidates are the matches of the minimal term sets reaching ``theta``, a tsquery of
-    ANDs under an OR that the GIN index answers. Exact while those sets can match at most
-    CANDIDATE_BUDGET passages (by their terms' document frequencies); past it (a deep k of common
-    words on a large corpus, where scoring every candidate took seconds) the floor is raised, so
-    passages holding only low-idf terms are not scored: approximate, and measured as lexical
-    recall against exact BM25 (``budget=None``) by ``make bench-postgres``.
+    ANDs under an OR that the GIN index answers. Exact while reading and scoring those sets'
+    matches stays within CANDIDATE_BUDGET (by their terms' document frequencies); past it (a deep
+    k of common words on a large corpus, where scoring every candidate took seconds) the floor is
+    raised, so passages holding only low-idf terms are not read: approximate, and measured as
+    lexical recall against exact BM25 (``budget=None``) by ``make bench-postgres``.
     """
     if k <= 0 or not text.strip():
         return []
@@ -136,24 +147,34 @@ def lexical(
         if len(seeds) >= k:
             theta = seeds[-1][1]
             break
-    clauses = _within_budget(idf, df, chunks, theta, budget)
+    # a deeper ranking (find-similar asks 1,000 passages) may read more, in proportion
+    scaled = None if budget is None else budget * max(1.0, k / BUDGET_DEPTH)
+    clauses = _within_budget(idf, df, chunks, theta, scaled)
     return scored(" | ".join("(" + " & ".join(_quoted(names[i]) for i in c) + ")" for c in clauses), None, k)
 
 
 def _within_budget(
-    idf: list[float], df: list[int], chunks: int, theta: float, budget: int | None
+    idf: list[float], df: list[int], chunks: int, theta: float, budget: float | None
 ) -> list[list[int]]:
     """The term sets (indexes, terms by descending idf) a passage reaching `theta` holds one of,
-    the floor raised while they may match more than `budget` passages (estimated as if the
-    terms occurred independently; None: never raised, exact)."""
+    the floor raised while reading and scoring their matches would cost more than `budget`
+    (``_cost``; None: never raised, exact)."""
     if budget is None:
         return _covering_sets(idf, theta)
     top = sum(idf)
     for step in range(RAISES + 1):
         clauses = _covering_sets(idf, theta + (top - theta) * step / (RAISES + 1))
-        if sum(chunks * math.prod(df[i] / chunks for i in c) for c in clauses) <= budget:
+        if _cost(clauses, df, chunks) <= budget:
             break
     return clauses
+
+
+def _cost(clauses: list[list[int]], df: list[int], chunks: int) -> float:
+    """Posting entries read (each AND about its rarest list per term) plus the candidates
+    scored (as if the terms occurred independently), for a candidate query."""
+    read = sum(len(c) * min(df[i] for i in c) for c in clauses)
+    found = sum(chunks * math.prod(df[i] / chunks for i in c) for c in clauses)
+    return read + SCORE_COST * found
 
 
 def _covering_sets(idf: list[float], theta: float) -> list[list[int]]:
