@@ -55,7 +55,7 @@ def _rebuild(
     db: Database, space: str, model: str | None, cache: EmbeddingCache | None, progress: Progress | None,
     grace_s: float,
 ) -> IngestReport:  # fmt: skip
-    live = generations.live(db, space, primary=True)
+    live = generations.live(db, space, primary=True, any_format=True)  # how an older format is upgraded
     if live is None:
         raise SchuttingError("no index in the database: nothing to reindex; run `schutting ingest PATH`")
     for name in generations.abandoned(db, space):

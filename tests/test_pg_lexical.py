@@ -10,6 +10,7 @@ still the passage's exact BM25.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,60 @@ def test_pruned_bm25_finds_the_exact_top_k(both: tuple[IndexEngine, PgEngine], k
     # and the same order as the embedded engine's BM25, which scores every passage its own way
     exact = embedded.lexical_search(QUERY, filters, k)
     assert doc_ids(pg, found)[:3] == doc_ids(embedded, exact)[:3]
+
+
+def superseded() -> list[Document]:
+    """corpus() where the first 30 documents also have an earlier version (not in force) that
+    holds every query word twice: without the "in force" filter those would be the top 30."""
+    docs = []
+    for doc in corpus():
+        i = int(doc.id[1:])
+        work = {"work_id": f"w{i}"}
+        docs.append(replace(doc, extra={**work, "version": 2}) if i < 30 else doc)
+        if i < 30:
+            old = Section("", f"{QUERY} {QUERY}.")
+            docs.append(replace(doc, id=f"old{i:02d}", sections=(old,), content_hash=f"old{i}", extra={**work, "version": 1}))  # fmt: skip
+    return docs
+
+
+@pytest.mark.parametrize("k", [1, 6, 20])
+def test_passages_of_superseded_versions_never_reach_the_top_k(
+    tmp_path: Path, pg_place: Place, fast_embedder: Embedder, k: int
+) -> None:
+    """Passages carry their document's "in force" flag: kept in step when a newer version
+    arrives and when it is deleted again; the same answers as the embedded engine's."""
+    embedded = engines.open_live(Place(tmp_path / "data"), fast_embedder, create=True)
+    pg = engines.open_live(pg_place, fast_embedder, create=True)
+    assert embedded is not None and isinstance(pg, PgEngine)
+    try:
+        for index in (embedded, pg):
+            ingest_documents(index, superseded(), IngestOptions())
+            index.flush()
+        found = pg.lexical_search(QUERY, Filters(), k)
+        with pg.db.read() as conn:
+            every = ranking.lexical(conn, pg.schema, QUERY, Filters(), 1000, budget=None)
+        assert len(found) == k and found == every[:k] and len(every) == 80
+        assert not any(d.startswith("old") for d in doc_ids(pg, every))
+        assert doc_ids(pg, found)[:3] == doc_ids(embedded, embedded.lexical_search(QUERY, Filters(), k))[:3]
+        earlier = doc_ids(pg, pg.lexical_search(QUERY, Filters(current_only=False), 30))
+        assert sorted(earlier) == [f"old{i:02d}" for i in range(30)]
+        pg.delete(["d07"])  # the newer version gone: the earlier one is in force again
+        assert doc_ids(pg, pg.lexical_search(QUERY, Filters(), 1)) == ["old07"]
+        dense = doc_ids(pg, pg.dense_search(pg.embedder.embed_query(QUERY), Filters(), 100))
+        assert len(dense) == 80 and [d for d in dense if d.startswith("old")] == ["old07"]
+    finally:
+        embedded.close()
+        pg.close()
+
+
+def assert_same_ranking(a: list[tuple[int, float]], b: list[tuple[int, float]]) -> None:
+    """The same scores in the same order, up to float rounding (summed in another order), and
+    the same passages but where tied at the cut."""
+    assert [s for _, s in a] == pytest.approx([s for _, s in b])
+    last = a[-1][1] if a else 0.0
+    scores_b = dict(b)
+    for c, s in a:
+        assert scores_b.get(c, last) == pytest.approx(s)
 
 
 def test_a_small_budget_scores_fewer_passages_but_each_exactly(both: tuple[IndexEngine, PgEngine]) -> None:

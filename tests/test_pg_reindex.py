@@ -12,8 +12,9 @@ from ingest.db_reindex import reindex_database
 from ingest.pipeline import IngestOptions, IngestReport, ingest_documents
 from search.embedders import Embedder
 from search.engines import LiveEngine, Place, open_live
-from search.errors import Busy
+from search.errors import Busy, IndexMismatch
 from search.pg import generations
+from search.pg.generations import GENERATION_FORMAT
 from search.retrieval import search
 from tests.test_engine_contract import CORPUS
 
@@ -77,3 +78,33 @@ def test_reindex_swaps_generations_while_searches_keep_answering(
         db.close()
     index.close()
     live.close()
+
+
+def test_a_generation_of_an_older_format_is_refused_and_rebuilt_by_reindex(
+    pg_place: Place, fast_embedder: Embedder
+) -> None:
+    index = open_live(pg_place, fast_embedder, create=True)
+    assert index is not None
+    ingest_documents(index, CORPUS, IngestOptions())
+    older = index.folder.name
+    index.close()
+    db = pg_place.database()
+    try:
+        with db.write() as conn:  # as a generation written by the previous release is registered
+            conn.execute(
+                "UPDATE generations SET format_version = %s WHERE name = %s", (GENERATION_FORMAT - 1, older)
+            )
+        with pytest.raises(IndexMismatch, match="reindex"):
+            open_live(pg_place, fast_embedder)
+        report = reindex_database(pg_place, grace_s=3600)
+        live = generations.live(db, pg_place.space)
+        assert live is not None and live.name != older and live.format_version == GENERATION_FORMAT
+    finally:
+        db.close()
+    assert report.done == len(CORPUS)
+    rebuilt = open_live(pg_place, fast_embedder)
+    assert rebuilt is not None
+    try:
+        assert search(rebuilt, "bijstand voor een uitvaart", k=1)[0].document.id == "w1"
+    finally:
+        rebuilt.close()

@@ -20,7 +20,7 @@ import psycopg
 from search.errors import IndexMismatch, InvalidInput
 from search.pg.connection import Database
 
-GENERATION_FORMAT = 1
+GENERATION_FORMAT = 2  # 2: chunks carry their document's filter columns
 RETIRE_GRACE_S = 60.0
 # Measured (README, "Running on PostgreSQL"; make bench-postgres, 50k passages): HNSW on halfvec
 # has half the index bytes of HNSW on vector (1,366 vs 2,731 per passage) at the same latency
@@ -90,8 +90,9 @@ def _create(
     return Generation(name, space, model_id, dim, GENERATION_FORMAT, vector_index, state)
 
 
-def live(db: Database, space: str, primary: bool = False) -> Generation | None:
-    """The live generation of a space (from the replica unless ``primary``)."""
+def live(db: Database, space: str, primary: bool = False, any_format: bool = False) -> Generation | None:
+    """The live generation of a space (from the replica unless ``primary``); of an older format
+    only with ``any_format`` (a reindex reads its documents, whose table every format shares)."""
     use = db.primary if primary else db.read
     with use() as conn:
         row = conn.execute(
@@ -100,7 +101,7 @@ def live(db: Database, space: str, primary: bool = False) -> Generation | None:
     if row is None:
         return None
     generation = _generation(row)
-    if generation.format_version != GENERATION_FORMAT:
+    if generation.format_version != GENERATION_FORMAT and not any_format:
         raise IndexMismatch(
             f"the live index has format {generation.format_version}, this version reads {GENERATION_FORMAT}: "
             "run `schutting reindex`"

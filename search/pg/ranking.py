@@ -30,13 +30,13 @@ K1, B = 1.2, 0.75
 def dense(
     conn: psycopg.Connection, s: str, index: str, dim: int, vector: np.ndarray, filters: Filters, k: int
 ) -> list[tuple[int, float]]:
-    cond, args = where(filters, s)
-    allowed = _allowed_chunks(conn, s, cond, args)
+    allowed = _allowed_chunks(conn, s, *where(filters, s))
     if allowed == 0 or k <= 0:
         return []
     query = np.asarray(vector, dtype=np.float32).reshape(-1)
+    cond, args = where(filters, s, on_chunks=True)
     base = (
-        f"SELECT c.id, -(c.vector <#> %s) FROM {s}.chunks c JOIN {s}.documents d ON d.id = c.doc_id "
+        f"SELECT c.id, -(c.vector <#> %s) FROM {s}.chunks c "
         f"WHERE c.vector IS NOT NULL AND {cond}"  # pending chunks (no vector yet) are found by words only
     )
     if index != "exact" and allowed > EXACT_LIMIT and k <= MAX_EF_SEARCH:
@@ -74,10 +74,7 @@ def _ordered(rows: list[tuple[Any, ...]]) -> list[tuple[int, float]]:
 
 LEXICAL = """
 WITH q(term, idf) AS (SELECT * FROM unnest(%s::text[], %s::float8[])),
-cand AS (
-    SELECT c.id, c.dl, c.tsv FROM {s}.chunks c JOIN {s}.documents d ON d.id = c.doc_id
-    WHERE c.tsv @@ %s::tsquery AND {cond} {limit}
-)
+cand AS (SELECT c.id, c.dl, c.tsv FROM {s}.chunks c WHERE c.tsv @@ %s::tsquery AND {cond} {limit})
 SELECT cand.id, sum(q.idf * x.tf / (x.tf + %s * (1 - %s + %s * cand.dl / %s))) AS score
 FROM cand
 CROSS JOIN LATERAL (  -- the query's lexemes only: marked with weight A, then kept (5x faster than all)
@@ -133,7 +130,7 @@ def lexical(
     names = [str(t) for t, _ in terms]  # rarest first
     df = [int(d) for _, d in terms]
     idf = [math.log(1 + (chunks - d + 0.5) / (d + 0.5)) for d in df]
-    cond, args = where(filters, s)
+    cond, args = where(filters, s, on_chunks=True)
     avgdl = max(tokens / chunks, 1e-9)
 
     def scored(tsquery: str, limit: int | None, top: int) -> list[tuple[int, float]]:

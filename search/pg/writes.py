@@ -26,9 +26,11 @@ INSERT INTO {s}.documents (id, title, municipality, municipality_code, province,
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 """
 INSERT_CHUNK = """
-INSERT INTO {s}.chunks (doc_id, ordinal, text, label, start_offset, end_offset, page, tsv, dl, vector)
+INSERT INTO {s}.chunks (doc_id, ordinal, text, label, start_offset, end_offset, page, tsv, dl, vector,
+    municipality_code, province, doc_type, date, valid_from, valid_to)
 SELECT %s, %s, %s, %s, %s, %s, %s, v.tsv,
-       (SELECT coalesce(sum(array_length(positions, 1)), 0) FROM unnest(v.tsv)), %s
+       (SELECT coalesce(sum(array_length(positions, 1)), 0) FROM unnest(v.tsv)), %s,
+       %s, %s, %s, %s, %s, %s
 FROM (SELECT to_tsvector('dutch', %s) AS tsv) AS v
 RETURNING id
 """
@@ -101,10 +103,12 @@ class Writer:
                 f"INSERT INTO {self.s}.legal_basis (doc_id, bwb, artikel) VALUES (%s, %s, %s)",
                 (doc.id, str(basis.get("bwb", "")), str(basis.get("artikel", "") or "")),
             )
+        filtered_by = (doc.municipality_code, doc.province, doc.doc_type, doc.date,
+                       str(extra.get("valid_from", "")), str(extra.get("valid_to", "")))  # fmt: skip
         with conn.cursor() as cur:
             cur.executemany(
                 INSERT_CHUNK.format(s=self.s),
-                [(doc.id, c.ordinal, c.text, c.label, c.start, c.end, c.page, v, lexical_text(doc, c))
+                [(doc.id, c.ordinal, c.text, c.label, c.start, c.end, c.page, v, *filtered_by, lexical_text(doc, c))
                  for c, v in zip(chunks, [None] * len(chunks) if vectors is None else vectors, strict=True)],
                 returning=True,
             )  # fmt: skip
@@ -150,13 +154,19 @@ class Writer:
         )
 
     def _refresh_current_versions(self, conn: psycopg.Connection, work_ids: Iterable[str]) -> None:
-        """Within each work, only the highest version whose validity has not ended is current."""
+        """Within each work, only the highest version whose validity has not ended is current;
+        its chunks say the same (only rows that change are written)."""
         for work_id in sorted({w for w in work_ids if w}):
             conn.execute(
                 f"UPDATE {self.s}.documents SET is_current = (id = ("
                 f"SELECT id FROM {self.s}.documents WHERE work_id = %s "
                 "ORDER BY (valid_to = '') DESC, version DESC, id LIMIT 1)) WHERE work_id = %s",
                 (work_id, work_id),
+            )
+            conn.execute(
+                f"UPDATE {self.s}.chunks c SET is_current = d.is_current FROM {self.s}.documents d "
+                "WHERE d.work_id = %s AND c.doc_id = d.id AND c.is_current <> d.is_current",
+                (work_id,),
             )
 
 
