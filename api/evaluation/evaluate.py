@@ -25,6 +25,7 @@ from search.engine import IndexEngine
 from search.engines import Place, open_live
 from search.errors import InvalidInput, UnreadableDocument
 from search.metrics import evaluate_run, ndcg_at, percentile
+from search.pg.generations import GENERATION_FORMAT
 from search.retrieval import query_document, search, similar
 from search.types import Document
 
@@ -55,8 +56,11 @@ def eval_index(folder: Path, settings: Settings, model: str) -> IndexEngine:
     if not corpus.exists():
         raise InvalidInput(f"{corpus} not found: is {folder} a BEIR-layout folder?")
     stat = corpus.stat()
-    key = hashlib.sha1(f"{corpus.resolve()}|{stat.st_size}|{model}|{INDEX_RECIPE}".encode()).hexdigest()[:12]
-    place = Place.of(settings).sub(f"eval/{folder.name}-{key}")  # a folder, or a space in the database
+    place = Place.of(settings)
+    # a database generation of an older format is refused: a cached set of one is built again
+    recipe = INDEX_RECIPE + (f"-pg{GENERATION_FORMAT}" if place.engine == "postgres" else "")
+    key = hashlib.sha1(f"{corpus.resolve()}|{stat.st_size}|{model}|{recipe}".encode()).hexdigest()[:12]
+    place = place.sub(f"eval/{folder.name}-{key}")  # a folder, or a space in the database
     embedder = load_embedder(model)
     index = open_live(place, embedder, create=True)
     assert index is not None
