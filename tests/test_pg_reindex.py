@@ -11,7 +11,7 @@ import pytest
 from ingest.db_reindex import reindex_database
 from ingest.pipeline import IngestOptions, IngestReport, ingest_documents
 from search.embedders import Embedder
-from search.engines import LiveEngine, Place, open_live
+from search.engines import LiveEngine, OpenedIndex, Place, open_live
 from search.errors import Busy, IndexMismatch
 from search.pg import generations
 from search.pg.generations import GENERATION_FORMAT
@@ -19,12 +19,18 @@ from search.retrieval import search
 from tests.test_engine_contract import CORPUS
 
 
+def filled(place: Place, embedder: Embedder) -> OpenedIndex:
+    """The live generation of `place`, holding the contract suite's corpus."""
+    index = open_live(place, embedder, create=True)
+    assert index is not None
+    ingest_documents(index, CORPUS, IngestOptions())
+    return index
+
+
 def test_reindex_swaps_generations_while_searches_keep_answering(
     pg_place: Place, fast_embedder: Embedder
 ) -> None:
-    index = open_live(pg_place, fast_embedder, create=True)
-    assert index is not None
-    ingest_documents(index, CORPUS, IngestOptions())
+    index = filled(pg_place, fast_embedder)
     index.catalog.set_meta("harvest-cursor", "2024-05-01")
     before = index.folder.name
     live = LiveEngine(pg_place)
@@ -83,9 +89,7 @@ def test_reindex_swaps_generations_while_searches_keep_answering(
 def test_a_generation_of_an_older_format_is_refused_and_rebuilt_by_reindex(
     pg_place: Place, fast_embedder: Embedder
 ) -> None:
-    index = open_live(pg_place, fast_embedder, create=True)
-    assert index is not None
-    ingest_documents(index, CORPUS, IngestOptions())
+    index = filled(pg_place, fast_embedder)
     older = index.folder.name
     index.close()
     db = pg_place.database()
