@@ -77,14 +77,20 @@ def database_url() -> str:
 
 
 def drop_space(url: str, space: str) -> None:
-    """Remove every generation of a test's space."""
+    """Remove every generation of a test's space and of the spaces beside it (``SPACE/name``)."""
     from search.pg import generations
     from search.pg.connection import Database
 
     db = Database(url)
     try:
         with db.primary() as conn:
-            names = [r[0] for r in conn.execute("SELECT name FROM generations WHERE space = %s", (space,))]
+            names = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM generations WHERE space = %s OR starts_with(space, %s || '/')",
+                    (space, space),
+                )
+            ]
         for name in names:
             generations.drop(db, name)
     finally:

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,8 @@ def pair(
     """(lexical-first index, index ingested whole) of the same engine and documents."""
     place = request.getfixturevalue("pg_place") if request.param == "postgres" else None
     lexical = open_engine(request.param, tmp_path / "lexical", place, fast_embedder)
-    whole = open_engine(request.param, tmp_path / "whole", place and place.sub("whole"), fast_embedder)
+    beside = place and replace(place, space=f"{place.space}/whole")  # dropped with the test's space
+    whole = open_engine(request.param, tmp_path / "whole", beside, fast_embedder)
     ingest_documents(lexical, CORPUS, IngestOptions(lexical_first=True))
     ingest_documents(whole, CORPUS, IngestOptions())
     for index in (lexical, whole):
@@ -220,6 +222,8 @@ def test_a_lexical_first_ingest_in_beheer_is_followed_by_an_embed_job(tmp_path: 
         ingest = wait_for_job(client, started["id"])
         assert (ingest["state"], ingest["params"]["lexical_first"], ingest["added"]) == ("done", True, 3)
         embed = wait_for_job(client, started["id"] + 1)
-        assert (embed["kind"], embed["state"], embed["processed"]) == ("embed", "done", ingest["chunks"])
+        assert (embed["kind"], embed["state"], embed["processed"]) == ("embed", "done", ingest["chunks"]), (
+            embed
+        )
         assert embed["total"] == ingest["chunks"] and embed["result"]["semantic_coverage"] == 1.0
         assert client.get("/health").json()["semantic_coverage"] == 1.0
