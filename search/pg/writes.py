@@ -27,11 +27,11 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 """
 INSERT_CHUNK = """
 INSERT INTO {s}.chunks (doc_id, ordinal, text, label, start_offset, end_offset, page, tsv, dl, vector,
-    municipality_code, province, doc_type, date, valid_from, valid_to)
-SELECT %s, %s, %s, %s, %s, %s, %s, v.tsv,
+    municipality_code, province, doc_type, date, valid_from, valid_to, is_current)
+SELECT d.id, %s, %s, %s, %s, %s, %s, v.tsv,
        (SELECT coalesce(sum(array_length(positions, 1)), 0) FROM unnest(v.tsv)), %s,
-       %s, %s, %s, %s, %s, %s
-FROM (SELECT to_tsvector('dutch', %s) AS tsv) AS v
+       d.municipality_code, d.province, d.doc_type, d.date, d.valid_from, d.valid_to, d.is_current
+FROM (SELECT to_tsvector('dutch', %s) AS tsv) AS v JOIN {s}.documents d ON d.id = %s
 RETURNING id
 """
 TERM_COUNTS = """
@@ -103,12 +103,10 @@ class Writer:
                 f"INSERT INTO {self.s}.legal_basis (doc_id, bwb, artikel) VALUES (%s, %s, %s)",
                 (doc.id, str(basis.get("bwb", "")), str(basis.get("artikel", "") or "")),
             )
-        filtered_by = (doc.municipality_code, doc.province, doc.doc_type, doc.date,
-                       str(extra.get("valid_from", "")), str(extra.get("valid_to", "")))  # fmt: skip
-        with conn.cursor() as cur:
+        with conn.cursor() as cur:  # each chunk copies its document's filter columns from the row above
             cur.executemany(
                 INSERT_CHUNK.format(s=self.s),
-                [(doc.id, c.ordinal, c.text, c.label, c.start, c.end, c.page, v, *filtered_by, lexical_text(doc, c))
+                [(c.ordinal, c.text, c.label, c.start, c.end, c.page, v, lexical_text(doc, c), doc.id)
                  for c, v in zip(chunks, [None] * len(chunks) if vectors is None else vectors, strict=True)],
                 returning=True,
             )  # fmt: skip
