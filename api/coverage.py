@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,14 +48,16 @@ class Snapshot:
     superseded: frozenset[str]
 
 
-_cache: dict[int, tuple[int, Snapshot]] = {}
+# Per catalog object, dropped with it: keyed by id() a new catalog (a swapped-in generation) could
+# inherit a dead one's entry at the same revision number.
+_cache: weakref.WeakKeyDictionary[CatalogReader, tuple[int, Snapshot]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
 def snapshot(catalog: CatalogReader) -> Snapshot:
     revision = catalog.revision()
     with _lock:
-        cached = _cache.get(id(catalog))
+        cached = _cache.get(catalog)
         if cached is not None and cached[0] == revision:
             return cached[1]
     docs: list[DocumentInfo] = []
@@ -64,7 +67,7 @@ def snapshot(catalog: CatalogReader) -> Snapshot:
             break
     found = Snapshot(tuple(docs), _superseded(docs))
     with _lock:
-        _cache[id(catalog)] = (revision, found)
+        _cache[catalog] = (revision, found)
     return found
 
 
@@ -107,7 +110,7 @@ def coverage(catalog: CatalogReader) -> list[MunicipalityCoverage]:
     ]
 
 
-_semantic: dict[int, tuple[int, float]] = {}
+_semantic: weakref.WeakKeyDictionary[CatalogReader, tuple[int, float]] = weakref.WeakKeyDictionary()
 
 
 def semantic_coverage(index: IndexEngine) -> float:
@@ -115,13 +118,13 @@ def semantic_coverage(index: IndexEngine) -> float:
     lexical-first ingest's passages their vectors, search finds those documents by words only."""
     revision = index.catalog.revision()
     with _lock:
-        cached = _semantic.get(id(index.catalog))
+        cached = _semantic.get(index.catalog)
     if cached is not None and cached[0] == revision:
         return cached[1]
     total = index.catalog.count_chunks()
     share = 1.0 - index.count_pending() / total if total else 1.0
     with _lock:
-        _semantic[id(index.catalog)] = (revision, share)
+        _semantic[index.catalog] = (revision, share)
     return share
 
 
