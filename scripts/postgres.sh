@@ -21,7 +21,10 @@ as_owner() {  # run a server command as the cluster's owner (postgres when we ar
 }
 
 install_server() {
+  # pg_config ships with the client package: the server headers (postgresql-server-dev-15) are
+  # checked by their own file, or a machine with only the server fails to build pgvector
   if [ -x "$PGBIN/pg_ctl" ] && [ -x /usr/lib/postgresql/15/bin/pg_config ] \
+     && [ -f "$(/usr/lib/postgresql/15/bin/pg_config --includedir-server)/postgres.h" ] \
      && command -v dpkg-source >/dev/null && command -v make >/dev/null && command -v gcc >/dev/null; then return; fi
   if [ "$(id -u)" != "0" ]; then
     log "PostgreSQL 15 is not installed; as root: apt-get install postgresql-15 postgresql-server-dev-15 dpkg-dev build-essential"
