@@ -137,6 +137,13 @@ class IndexEngine(Protocol):
         """The stored vectors of these chunks, one row each."""
         ...
 
+    def nearest_chunks(
+        self, doc_ids: Sequence[str], vector: np.ndarray, per_doc: int
+    ) -> dict[str, list[tuple[int, float]]]:
+        """Each document's ``per_doc`` chunks with the highest inner product with ``vector``, best
+        first (ties by chunk id; a pending chunk scores 0): the passages find-similar shows."""
+        ...
+
     def profile_of(self, vectors: np.ndarray, doc_type: str = "") -> np.ndarray:
         """The centred find-similar profile of a document given its leading chunk vectors."""
         ...

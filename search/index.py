@@ -211,6 +211,19 @@ class Index:
     def chunk_vectors(self, chunk_ids: np.ndarray) -> np.ndarray:
         return self.catalog.vectors_of([int(c) for c in chunk_ids], self.manifest.dim)
 
+    def nearest_chunks(
+        self, doc_ids: Sequence[str], vector: np.ndarray, per_doc: int
+    ) -> dict[str, list[tuple[int, float]]]:
+        out: dict[str, list[tuple[int, float]]] = {}
+        for doc_id in doc_ids:
+            ids = np.asarray([cid for cid, _ in self.catalog.chunks_of(doc_id)], dtype=np.int64)
+            if not len(ids):
+                continue
+            scores = self.chunk_vectors(ids) @ np.asarray(vector, dtype=np.float32)
+            order = np.lexsort((ids, -scores))[:per_doc]
+            out[doc_id] = [(int(ids[i]), float(scores[i])) for i in order]
+        return out
+
     def profile_of(self, vectors: np.ndarray, doc_type: str = "") -> np.ndarray:
         return self.profiles().profile(vectors, doc_type)
 

@@ -254,13 +254,4 @@ def _best_chunks(
     """For each result, its passages closest to the query document's opening passages."""
     if not len(vectors):
         return {}
-    centre = vectors[:LEADING_CHUNKS].mean(axis=0)
-    out: dict[str, list[tuple[int, float]]] = {}
-    for doc_id in doc_ids:
-        ids = np.asarray([cid for cid, _ in index.catalog.chunks_of(doc_id)], dtype=np.int64)
-        if not len(ids):
-            continue
-        scores = index.chunk_vectors(ids) @ centre
-        order = np.argsort(-scores, kind="stable")[:per_doc]
-        out[doc_id] = [(int(ids[i]), float(scores[i])) for i in order]
-    return out
+    return index.nearest_chunks(doc_ids, vectors[:LEADING_CHUNKS].mean(axis=0), per_doc)

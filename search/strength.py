@@ -119,17 +119,21 @@ def strengths(
 
 
 def _best_cosines(index: IndexEngine, vector: np.ndarray, results: Sequence[Result]) -> list[float]:
-    """Each result's best passage cosine: over its shown passages, else over all its chunks."""
+    """Each result's best passage cosine: over its shown passages, else over all its chunks (one
+    read of the shown passages' vectors, one of the others' nearest chunks: two round trips on a
+    database, not one per result)."""
+    shown = [[h.chunk_id for h in r.hits] for r in results]
+    flat = np.asarray([cid for ids in shown for cid in ids], dtype=np.int64)
+    cosines = iter((index.chunk_vectors(flat) @ vector).tolist() if len(flat) else [])
+    bare = [r.document.id for r, ids in zip(results, shown, strict=True) if not ids]
+    nearest = index.nearest_chunks(bare, vector, 1) if bare else {}
     out = []
-    for result in results:
-        ids = [h.chunk_id for h in result.hits]
-        if not ids:
-            ids = [cid for cid, _ in index.catalog.chunks_of(result.document.id)]
-        if not ids:
-            out.append(0.0)
-            continue
-        vectors = index.chunk_vectors(np.asarray(ids, dtype=np.int64))
-        out.append(float(np.max(vectors @ vector)))
+    for result, ids in zip(results, shown, strict=True):
+        if ids:
+            out.append(float(max(next(cosines) for _ in ids)))
+        else:
+            best = nearest.get(result.document.id)
+            out.append(best[0][1] if best else 0.0)
     return out
 
 

@@ -212,6 +212,23 @@ def test_search_and_similar_end_to_end(loaded: IndexEngine) -> None:
     assert ids(alike)[0] == "w2"
 
 
+def test_nearest_chunks_are_each_documents_best_by_inner_product(loaded: IndexEngine) -> None:
+    probe = loaded.embedder.embed_query("vrijstelling van rioolheffing")
+    docs = ["a1", "h1", "w2", "nope"]
+    nearest = loaded.nearest_chunks(docs, probe, 1)
+    assert sorted(nearest) == ["a1", "h1", "w2"]  # an unknown document is left out
+    for doc_id in ["a1", "h1", "w2"]:
+        chunk_ids = np.asarray([cid for cid, _ in loaded.catalog.chunks_of(doc_id)])
+        scores = loaded.chunk_vectors(chunk_ids) @ probe
+        (best_id, best_score), = nearest[doc_id]  # fmt: skip
+        assert best_id == int(chunk_ids[int(np.argmax(scores))])
+        assert best_score == pytest.approx(float(scores.max()), abs=1e-4)
+    assert loaded.catalog.chunks_by_id([nearest["a1"][0][0]])[nearest["a1"][0][0]][1].label == "Artikel 2"
+    both_chunks = loaded.nearest_chunks(["a1"], probe, 5)["a1"]
+    assert len(both_chunks) == 2 and both_chunks[0][1] >= both_chunks[1][1]
+    assert loaded.nearest_chunks([], probe, 2) == {}
+
+
 def test_profiles_are_centred_and_filtered(loaded: IndexEngine) -> None:
     vectors = loaded.profile_vectors(["a1", "w2"])
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)

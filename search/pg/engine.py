@@ -169,6 +169,18 @@ class PgEngine:
         empty = np.zeros(self.generation.dim, dtype=np.float32)  # a pending chunk: no vector yet
         return np.vstack([found.get(i, empty) for i in ids]).astype(np.float32)
 
+    def nearest_chunks(
+        self, doc_ids: Sequence[str], vector: np.ndarray, per_doc: int
+    ) -> dict[str, list[tuple[int, float]]]:
+        if not doc_ids or per_doc <= 0:
+            return {}
+        with self.db.read() as conn:  # one round trip for all documents, scored in the database
+            rows = ranking.nearest_chunks(conn, self.schema, list(doc_ids), vector, per_doc)
+        out: dict[str, list[tuple[int, float]]] = {}
+        for doc_id, chunk_id, score in rows:
+            out.setdefault(str(doc_id), []).append((int(chunk_id), float(score)))
+        return out
+
     def profile_of(self, vectors: np.ndarray, doc_type: str = "") -> np.ndarray:
         raw = normalise(np.asarray(vectors, dtype=np.float32).mean(axis=0))[0]
         return normalise(raw - self._profile_means().of(doc_type))[0]

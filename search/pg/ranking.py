@@ -241,3 +241,21 @@ def profiles(
     cond, cond_args = where(filters, s)
     rows = conn.execute(PROFILES.format(s=s, cond=cond, score=score), [*args, *cond_args, k]).fetchall()
     return [(str(d), float(score)) for d, score in rows]
+
+
+NEAREST_CHUNKS = """
+SELECT doc_id, id, score FROM (
+    SELECT c.doc_id, c.id, s.score,
+           row_number() OVER (PARTITION BY c.doc_id ORDER BY s.score DESC, c.id) AS place
+    FROM {s}.chunks c, LATERAL (SELECT coalesce(-(c.vector <#> %s), 0) AS score) s
+    WHERE c.doc_id = ANY(%s)
+) ranked WHERE place <= %s ORDER BY doc_id, place
+"""
+
+
+def nearest_chunks(
+    conn: psycopg.Connection, s: str, doc_ids: list[str], vector: np.ndarray, per_doc: int
+) -> list[tuple[str, int, float]]:
+    """(doc id, chunk id, inner product) of each document's ``per_doc`` best chunks, best first."""
+    q = np.asarray(vector, dtype=np.float32).reshape(-1)
+    return conn.execute(NEAREST_CHUNKS.format(s=s), (q, doc_ids, per_doc)).fetchall()
