@@ -4,9 +4,9 @@ The PostgreSQL engine at scale, and how its vector index was chosen. Loads (once
 own space) N passages made by ``scale_data`` (real texts and real-like vectors, see there), then
 for each vector index asked for (exact scan, HNSW on ``vector``, HNSW on ``halfvec``) builds the
 index on the same table and measures with the product's own ranking: dense recall@10 against
-exact search, latency p50/p95 (query embedding excluded) for dense, lexical, hybrid and filtered
-hybrid, and bytes per passage on disk (table, text, GIN and vector index). Lexical search is
-measured once more against exact BM25 (its candidate budget off): recall@10 and recall at the
+exact search, latency p50/p95 (query embedding excluded) for dense, lexical, hybrid, filtered
+hybrid and find-similar (30 documents), and bytes per passage on disk (table, text, GIN and vector
+index). Lexical search is measured once more against exact BM25 (its candidate budget off): recall@10 and recall at the
 depth hybrid search asks for. Prints one JSON object.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import time
 from collections.abc import Sequence
@@ -32,11 +33,12 @@ from search.engines import Place, open_live
 from search.pg import ranking
 from search.pg.engine import PgEngine
 from search.pg.generations import VECTOR_INDEXES
-from search.retrieval import search
+from search.retrieval import query_document, search, similar
 from search.types import Filters
 
 MODEL = "use-multilingual"
 QUERIES = 50
+SIMILAR_QUERIES = 30
 BATCH_CHUNKS = 2000
 VARIANTS = ("exact", "hnsw", "hnsw-halfvec")
 LEXICAL_DEPTH = 200  # what search() asks each ranking for at k = 10
@@ -111,11 +113,20 @@ def measure(index: PgEngine, kind: str, questions: list[str], exact: list[set[in
         for mode in ("dense", "lexical", "hybrid")
     }
     timings["hybrid_filtered"] = _timed([partial(search, engine, q, province, k=10) for q in questions])
+    # find-similar (default recipe, k=10 as the pages ask) from 30 indexed documents, fixed by seed
+    docs = random.Random(7).sample(
+        engine.catalog.document_ids(), min(SIMILAR_QUERIES, engine.catalog.count_documents())
+    )
+    timings["similar"] = _timed([partial(_similar, engine, d) for d in docs])
     chunks = engine.catalog.count_chunks()
     disk = disk_bytes(engine)
     return {"vector_index": kind, "index_build_s": round(build_s, 1), "recall@10": round(recall, 4),
             "query_ms": timings, "bytes_per_passage": round(disk["total"] / chunks, 1),
             "vector_index_bytes_per_passage": round(disk["vector_index"] / chunks, 1)}  # fmt: skip
+
+
+def _similar(engine: PgEngine, doc_id: str) -> object:
+    return similar(engine, query_document(engine, doc_id), k=10)
 
 
 def lexical_recall(index: PgEngine, questions: list[str]) -> dict[str, Any]:
