@@ -6,8 +6,8 @@ for each vector index asked for (exact scan, HNSW on ``vector``, HNSW on ``halfv
 index on the same table and measures with the product's own ranking: dense recall@10 against
 exact search, latency p50/p95 (query embedding excluded) for dense, lexical, hybrid, filtered
 hybrid and find-similar (30 documents), and bytes per passage on disk (table, text, GIN and vector
-index). Lexical search is measured once more against exact BM25 (its candidate budget off): recall@10 and recall at the
-depth hybrid search asks for. Prints one JSON object.
+index). Lexical search is measured once more against exact BM25 (its candidate budget off):
+recall@10 and recall at the depth hybrid search asks for. Prints one JSON object.
 """
 
 from __future__ import annotations
