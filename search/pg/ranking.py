@@ -93,6 +93,7 @@ MAX_CLAUSES = 64  # minimal term sets in one candidate query; more: the essentia
 CANDIDATE_BUDGET = 200_000
 BUDGET_DEPTH = 200  # the k the budget is for (hybrid search's depth at k = 10)
 SCORE_COST = 100  # one candidate scored, in posting entries read
+MANY_TERMS = 8  # more query terms than a question has: a document as the query (find-similar)
 RAISES = 19  # steps of raising the floor, each a twentieth of the way to the sum of all idf
 
 
@@ -138,16 +139,65 @@ def lexical(
         rows = conn.execute(sql, [names, idf, tsquery, *args, K1, B, B, avgdl, names, top]).fetchall()
         return [(int(i), float(score)) for i, score in rows]
 
+    def holding(held: int) -> int:  # passages holding the `held` rarest terms, counted up to k
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM {s}.chunks c WHERE c.tsv @@ %s::tsquery AND {cond} LIMIT %s) x"
+        row = conn.execute(sql, [" & ".join(_quoted(t) for t in names[:held]), *args, k]).fetchone()
+        return int(row[0]) if row else 0
+
     theta = 0.0
-    for held in range(len(names), 0 if len(names) > 1 else 1, -1):  # seeds: holding the `held` rarest terms
-        seeds = scored(" & ".join(_quoted(t) for t in names[:held]), SEED_FACTOR * k, k)
-        if len(seeds) >= k:
-            theta = seeds[-1][1]
-            break
+    many = len(names) > MANY_TERMS
+    if not many:  # seeds: passages holding all terms, then all but the most common one, ...
+        for held in range(len(names), 0 if len(names) > 1 else 1, -1):
+            seeds = scored(" & ".join(_quoted(t) for t in names[:held]), SEED_FACTOR * k, k)
+            if len(seeds) >= k:
+                theta = seeds[-1][1]
+                break
+    else:  # the same seeds for many words: a binary search of counts, then one scored query
+        low, high, best = 1, len(names), 0
+        while low <= high:
+            held = (low + high + 1) // 2
+            if holding(held) >= k:
+                best, low = held, held + 1
+            else:
+                high = held - 1
+        seeds = scored(" & ".join(_quoted(t) for t in names[:best]), SEED_FACTOR * k, k) if best else []
+        theta = seeds[-1][1] if len(seeds) >= k else 0.0
     # a deeper ranking (find-similar asks 1,000 passages) may read more, in proportion
     scaled = None if budget is None else budget * max(1.0, k / BUDGET_DEPTH)
     clauses = _within_budget(idf, df, chunks, theta, scaled)
-    return scored(" | ".join("(" + " & ".join(_quoted(names[i]) for i in c) + ")" for c in clauses), None, k)
+    raised = scaled is not None and clauses != _covering_sets(idf, theta)
+    # A raised floor can leave the ranking short or empty: many rare words, as find-similar's, that
+    # no passage holds together past a few (half its rankings were empty at 1M passages). Then the
+    # passages holding the rarest terms whose lists fit the budget are candidates too, scored
+    # exactly on all the query's terms: with many words at once (a clause holding such a term is
+    # covered by it); for a question only when its raised floor found fewer than k.
+    rare = _rarest_within(df, scaled / (1 + SCORE_COST)) if raised and scaled is not None else []
+    if many and rare:
+        clauses = [[i] for i in rare] + [c for c in clauses if not set(c) & set(rare)]
+    found = scored(_any_of(names, clauses), None, k)
+    if len(found) >= k or not rare or many:
+        return found
+    merged = dict(found)
+    merged.update(scored(_any_of(names, [[i] for i in rare]), None, k))
+    return _ordered(list(merged.items()))[:k]
+
+
+def _any_of(names: list[str], clauses: list[list[int]]) -> str:
+    """A tsquery: any of the clauses, each an AND of its terms."""
+    return " | ".join("(" + " & ".join(_quoted(names[i]) for i in c) + ")" for c in clauses)
+
+
+def _rarest_within(df: list[int], entries: float) -> list[int]:
+    """The rarest terms (df ascending, as the terms are ordered) whose posting lists together hold
+    at most ``entries`` entries; at least the rarest one."""
+    chosen: list[int] = []
+    total = 0
+    for i, d in enumerate(df):
+        if chosen and total + d > entries:
+            break
+        chosen.append(i)
+        total += d
+    return chosen
 
 
 def _within_budget(
