@@ -4,7 +4,7 @@ The floor from the seeds must never drop a passage of the exact top k: checked a
 embedded engine's BM25 (a different implementation, every passage scored) on a corpus where most
 passages hold only a common word, at depths where the floor prunes and where it does not. With
 a candidate budget too small for the query the answer is approximate, but every score in it is
-still the passage's exact BM25.
+still the passage's exact BM25, and it is never short of k while k passages match.
 """
 
 from __future__ import annotations
@@ -134,14 +134,35 @@ def assert_same_ranking(a: list[tuple[int, float]], b: list[tuple[int, float]]) 
         assert scores_b.get(c, last) == pytest.approx(s)
 
 
-def test_a_small_budget_scores_fewer_passages_but_each_exactly(both: tuple[IndexEngine, PgEngine]) -> None:
+def test_a_small_budget_still_fills_k_and_scores_each_passage_exactly(
+    both: tuple[IndexEngine, PgEngine],
+) -> None:
     _, pg = both
     with pg.db.read() as conn:
         exact = dict(ranking.lexical(conn, pg.schema, QUERY, Filters(), 80, budget=None))
         budgeted = ranking.lexical(conn, pg.schema, QUERY, Filters(), 80, budget=5)
-    assert len(exact) == 80 and 0 < len(budgeted) < 80
+    # the raised floor alone finds fewer than k; the rarest terms' passages fill the ranking
+    assert len(exact) == 80 and len(budgeted) == 80
     assert all(exact[c] == pytest.approx(s) for c, s in budgeted)
     assert [c for c, _ in budgeted][:2] == sorted(exact, key=lambda c: (-exact[c], c))[:2]
+
+
+def test_many_words_over_budget_still_fill_the_ranking(both: tuple[IndexEngine, PgEngine]) -> None:
+    """A document as the query (find-similar's distinctive words): more terms than any passage
+    holds together, so a raised floor alone found nothing; the rarest terms' passages fill it."""
+    _, pg = both
+    words = "grofvuil container afspraak opgehaald wijk dorp afvalregeling 10 20 30 40 50"
+    with pg.db.read() as conn:
+        terms = conn.execute(
+            "SELECT count(*) FROM unnest(tsvector_to_array(to_tsvector('dutch', %s)))", (words,)
+        )
+        assert terms.fetchone()[0] > ranking.MANY_TERMS
+        exact = dict(ranking.lexical(conn, pg.schema, words, Filters(), 30, budget=None))
+        budgeted = ranking.lexical(conn, pg.schema, words, Filters(), 30, budget=3)
+    assert len(exact) >= 30 and len(budgeted) == 30
+    assert all(exact[c] == pytest.approx(s) for c, s in budgeted)
+    best = sorted(exact, key=lambda c: (-exact[c], c))
+    assert [c for c, _ in budgeted][:3] == best[:3]
 
 
 @settings(max_examples=300, deadline=None)

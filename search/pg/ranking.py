@@ -171,7 +171,7 @@ def lexical(
     # passages holding the rarest terms whose lists fit the budget are candidates too, scored
     # exactly on all the query's terms: with many words at once (a clause holding such a term is
     # covered by it); for a question only when its raised floor found fewer than k.
-    rare = _rarest_within(df, scaled / (1 + SCORE_COST)) if raised and scaled is not None else []
+    rare = _rarest_within(df, scaled / (1 + SCORE_COST), k) if raised and scaled is not None else []
     if many and rare:
         clauses = [[i] for i in rare] + [c for c in clauses if not set(c) & set(rare)]
     found = scored(_any_of(names, clauses), None, k)
@@ -187,13 +187,13 @@ def _any_of(names: list[str], clauses: list[list[int]]) -> str:
     return " | ".join("(" + " & ".join(_quoted(names[i]) for i in c) + ")" for c in clauses)
 
 
-def _rarest_within(df: list[int], entries: float) -> list[int]:
+def _rarest_within(df: list[int], entries: float, k: int) -> list[int]:
     """The rarest terms (df ascending, as the terms are ordered) whose posting lists together hold
-    at most ``entries`` entries; at least the rarest one."""
+    at most ``entries`` entries, or, past that, just enough to hold k passages."""
     chosen: list[int] = []
     total = 0
     for i, d in enumerate(df):
-        if chosen and total + d > entries:
+        if total >= k and total + d > entries:
             break
         chosen.append(i)
         total += d
