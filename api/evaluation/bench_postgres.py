@@ -26,14 +26,14 @@ from typing import Any
 import numpy as np
 
 from api.evaluation import scale_data
-from api.evaluation.bench_scale import SHARED, PrecomputedQueries, _timed
+from api.evaluation.bench_scale import SHARED, PrecomputedQueries, _similar, _timed
 from ingest.embedding import EmbeddingCache
 from search.embedders import load_embedder
 from search.engines import Place, open_live
 from search.pg import ranking
 from search.pg.engine import PgEngine
 from search.pg.generations import VECTOR_INDEXES
-from search.retrieval import query_document, search, similar
+from search.retrieval import search
 from search.types import Filters
 
 MODEL = "use-multilingual"
@@ -123,10 +123,6 @@ def measure(index: PgEngine, kind: str, questions: list[str], exact: list[set[in
     return {"vector_index": kind, "index_build_s": round(build_s, 1), "recall@10": round(recall, 4),
             "query_ms": timings, "bytes_per_passage": round(disk["total"] / chunks, 1),
             "vector_index_bytes_per_passage": round(disk["vector_index"] / chunks, 1)}  # fmt: skip
-
-
-def _similar(engine: PgEngine, doc_id: str) -> object:
-    return similar(engine, query_document(engine, doc_id), k=10)
 
 
 def lexical_recall(index: PgEngine, questions: list[str]) -> dict[str, Any]:

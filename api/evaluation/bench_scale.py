@@ -28,6 +28,7 @@ import numpy as np
 from api.evaluation import scale_data
 from ingest.embedding import EmbeddingCache
 from search.embedders import Embedder, load_embedder
+from search.engine import IndexEngine
 from search.index import Index
 from search.retrieval import query_document, search, similar
 from search.types import Filters
@@ -187,8 +188,8 @@ def latencies(index: Index, questions: list[str]) -> tuple[dict[str, dict[str, f
     return query_ms, profiles_s
 
 
-def _similar(index: Index, doc_id: str) -> object:
-    return similar(index, query_document(index, doc_id))
+def _similar(index: IndexEngine, doc_id: str) -> object:
+    return similar(index, query_document(index, doc_id))  # k=10, as the pages ask
 
 
 def writes(index: Index, pool: scale_data.Pool) -> dict[str, float]:

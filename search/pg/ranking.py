@@ -141,14 +141,14 @@ def lexical(
 
     def holding(held: int) -> int:  # passages holding the `held` rarest terms, counted up to k
         sql = f"SELECT count(*) FROM (SELECT 1 FROM {s}.chunks c WHERE c.tsv @@ %s::tsquery AND {cond} LIMIT %s) x"
-        row = conn.execute(sql, [" & ".join(_quoted(t) for t in names[:held]), *args, k]).fetchone()
+        row = conn.execute(sql, [_all_of(names[:held]), *args, k]).fetchone()
         return int(row[0]) if row else 0
 
     theta = 0.0
     many = len(names) > MANY_TERMS
     if not many:  # seeds: passages holding all terms, then all but the most common one, ...
         for held in range(len(names), 0 if len(names) > 1 else 1, -1):
-            seeds = scored(" & ".join(_quoted(t) for t in names[:held]), SEED_FACTOR * k, k)
+            seeds = scored(_all_of(names[:held]), SEED_FACTOR * k, k)
             if len(seeds) >= k:
                 theta = seeds[-1][1]
                 break
@@ -160,12 +160,11 @@ def lexical(
                 best, low = held, held + 1
             else:
                 high = held - 1
-        seeds = scored(" & ".join(_quoted(t) for t in names[:best]), SEED_FACTOR * k, k) if best else []
+        seeds = scored(_all_of(names[:best]), SEED_FACTOR * k, k) if best else []
         theta = seeds[-1][1] if len(seeds) >= k else 0.0
     # a deeper ranking (find-similar asks 1,000 passages) may read more, in proportion
     scaled = None if budget is None else budget * max(1.0, k / BUDGET_DEPTH)
-    clauses = _within_budget(idf, df, chunks, theta, scaled)
-    raised = scaled is not None and clauses != _covering_sets(idf, theta)
+    clauses, raised = _within_budget(idf, df, chunks, theta, scaled)
     # A raised floor can leave the ranking short or empty: many rare words, as find-similar's, that
     # no passage holds together past a few (half its rankings were empty at 1M passages). Then the
     # passages holding the rarest terms whose lists fit the budget are candidates too, scored
@@ -184,7 +183,12 @@ def lexical(
 
 def _any_of(names: list[str], clauses: list[list[int]]) -> str:
     """A tsquery: any of the clauses, each an AND of its terms."""
-    return " | ".join("(" + " & ".join(_quoted(names[i]) for i in c) + ")" for c in clauses)
+    return " | ".join("(" + _all_of([names[i] for i in c]) + ")" for c in clauses)
+
+
+def _all_of(terms: list[str]) -> str:
+    """A tsquery: all of the terms."""
+    return " & ".join(_quoted(t) for t in terms)
 
 
 def _rarest_within(df: list[int], entries: float, k: int) -> list[int]:
@@ -202,18 +206,18 @@ def _rarest_within(df: list[int], entries: float, k: int) -> list[int]:
 
 def _within_budget(
     idf: list[float], df: list[int], chunks: int, theta: float, budget: float | None
-) -> list[list[int]]:
+) -> tuple[list[list[int]], bool]:
     """The term sets (indexes, terms by descending idf) a passage reaching `theta` holds one of,
     the floor raised while reading and scoring their matches would cost more than `budget`
-    (``_cost``; None: never raised, exact)."""
+    (``_cost``; None: never raised, exact); and whether it was raised."""
     if budget is None:
-        return _covering_sets(idf, theta)
+        return _covering_sets(idf, theta), False
     top = sum(idf)
     for step in range(RAISES + 1):
         clauses = _covering_sets(idf, theta + (top - theta) * step / (RAISES + 1))
         if _cost(clauses, df, chunks) <= budget:
             break
-    return clauses
+    return clauses, step > 0
 
 
 def _cost(clauses: list[list[int]], df: list[int], chunks: int) -> float:
