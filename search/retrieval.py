@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from search.engine import IndexEngine
 from search.errors import InvalidInput
 from search.ranking import RRF_K, query_stems, reciprocal_rank_fusion
+from search.readers import start
 from search.results import MODES, check_request, document_groups, results
 
 # Find-similar lives in search/similarity.py; re-exported so callers have one entry point.
 from search.similarity import QueryDocument, query_document, similar
 from search.types import Filters, Result
-
-_READER = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ranking")  # second rankings of hybrid
 
 DEFAULT_MODE = "hybrid"
 # Reciprocal rank fusion weights (dense, lexical), tuned on vac-questions dev (nDCG@10):
@@ -59,8 +56,8 @@ def _rankings(
     (PostgreSQL: two server processes, so hybrid costs the slower of the two, not their sum)."""
     dense = (lambda: index.dense_search(vector, filters, depth)) if vector is not None else None
     lexical = (lambda: index.lexical_search(query, filters, depth)) if mode in ("lexical", "hybrid") else None
-    if dense and lexical and index.concurrent_reads:
-        other = _READER.submit(lexical)
+    if dense and lexical:
+        other = start(lexical, index.concurrent_reads)
         return [dense(), other.result()]
     return [run() for run in (dense, lexical) if run]
 

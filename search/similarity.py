@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from search.errors import DocumentNotFound
 from search.more_like_this import distinctive_words
 from search.profiles import LEADING_CHUNKS
 from search.ranking import query_stems, reciprocal_rank_fusion
+from search.readers import start
 from search.results import check_request, document_groups, results
 from search.types import Filters, Result
 
@@ -123,6 +125,10 @@ def similar(
     check_request(k, mode)
     index.refresh()
     filters = others(query, filters)
+    lexical = None  # BM25 runs beside the dense signals where the engine reads in parallel
+    if mode in ("lexical", "hybrid") and query.text.strip() and (recipe.lexical > 0 or mode == "lexical"):
+        ranking = partial(lexical_ranking, index, query, filters, recipe.lexical_terms, recipe.title_weight)
+        lexical = start(ranking, index.concurrent_reads)
     signals = []
     if mode in ("dense", "hybrid") and len(query.vectors):
         if recipe.profile > 0 or (recipe.passages <= 0 and mode == "dense"):
@@ -132,9 +138,8 @@ def similar(
         if recipe.chamfer > 0:
             candidates = [d for d, _ in profile_ranking(index, query, filters, recipe.feedback)]
             signals.append((recipe.chamfer, chamfer_ranking(index, query, candidates[:CHAMFER_CANDIDATES])))
-    if mode in ("lexical", "hybrid") and query.text.strip() and (recipe.lexical > 0 or mode == "lexical"):
-        ranking = lexical_ranking(index, query, filters, recipe.lexical_terms, recipe.title_weight)
-        signals.append((recipe.lexical or 1.0, ranking))
+    if lexical is not None:
+        signals.append((recipe.lexical or 1.0, lexical.result()))
     ranked = fuse([r for _, r in signals], [w for w, _ in signals])[:k]
     best = _best_chunks(index, [d for d, _ in ranked], query.vectors, passages)
     groups = [(d, s, best.get(d, [])) for d, s in ranked]
