@@ -162,7 +162,7 @@ def lexical(
                 high = held - 1
         seeds = scored(_all_of(names[:best]), SEED_FACTOR * k, k) if best else []
         theta = seeds[-1][1] if len(seeds) >= k else 0.0
-    # a deeper ranking (find-similar asks 1,000 passages) may read more, in proportion
+    # a deeper ranking (find-similar asks LEXICAL_DEPTH = 300 passages) may read more, in proportion
     scaled = None if budget is None else budget * max(1.0, k / BUDGET_DEPTH)
     clauses, raised = _within_budget(idf, df, chunks, theta, scaled)
     # A raised floor can leave the ranking short or empty: many rare words, as find-similar's, that
